@@ -1,0 +1,51 @@
+"""The transaction record: what became of each submitted transaction, decided once."""
+
+from __future__ import annotations
+
+from eventsourcing.domain import event
+
+from domain.base import LedgerAggregate
+
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+
+
+class TxRecord(LedgerAggregate):
+    """One per transaction id, created already decided: accepted, or rejected with a code.
+
+    The original envelope is kept (base64), so an auditor can re-verify every signature
+    and replay every command. ``sequenced_at`` (unix ms) is the sequencer's clock, read
+    once and recorded: replays never read a clock. A record has exactly one event, so
+    a second decision for the same id is impossible by construction (version 1 only).
+    """
+
+    @staticmethod
+    def create_id(txid: str) -> str:
+        return f"tx.{txid}"
+
+    @event("Decided")
+    def __init__(
+        self,
+        txid: str,
+        status: str,
+        kind: str,
+        signer: str,
+        nonce: int,
+        envelope: str,
+        intake_seq: int,
+        sequenced_at: int,
+        code: str = "",
+        reason: str = "",
+    ) -> None:
+        assert status in (ACCEPTED, REJECTED)
+        assert (status == REJECTED) == bool(code), "a rejection carries a code, nothing else does"
+        self.txid = txid
+        self.status = status
+        self.kind = kind
+        self.signer = signer
+        self.nonce = nonce
+        self.envelope = envelope
+        self.intake_seq = intake_seq
+        self.sequenced_at = sequenced_at
+        self.code = code
+        self.reason = reason

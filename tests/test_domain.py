@@ -1,0 +1,115 @@
+"""Domain rules, on the eventsourcing library's in-memory (POPO) persistence."""
+
+from __future__ import annotations
+
+import pytest
+from eventsourcing.application import Application
+
+from domain.book import Book
+from domain.chain import Chain
+from domain.commands import Mint, Transfer, TxContext
+from domain.errors import ErrorCode, LedgerError
+from domain.handlers import create_chain, execute
+from domain.money import MAX_AMOUNT, UNIT, format_units, parse_tokens
+from domain.transaction import ACCEPTED, REJECTED, TxRecord
+from domain.wallet import Wallet
+
+TREASURY, ALICE, BOB = "hive1treasury", "hive1alice", "hive1bob"
+
+
+def ctx(signer: str, nonce: int, txid: str = "t", at: int = 1000, expires: int | None = None):
+    return TxContext(txid=txid, signer=signer, nonce=nonce, sequenced_at=at, expires_at=expires)
+
+
+@pytest.fixture
+def book() -> Book:
+    genesis = create_chain("dev", TREASURY, {TREASURY: 1000 * UNIT}, lambda a: None)
+    wallets = {w.address: w for w in genesis.wallets()}
+    return Book(genesis.chain, wallets.get)
+
+
+def refused(code: ErrorCode, command, book: Book) -> None:
+    for address in (TREASURY, ALICE, BOB):
+        book.wallet(address)
+    before = {w.address: (w.balance, w.nonce, w.version) for w in book.wallets()}
+    with pytest.raises(LedgerError) as info:
+        execute(command, book)
+    assert info.value.error_code is code
+    after = {w.address: (w.balance, w.nonce, w.version) for w in book.wallets()}
+    assert after == before, "a refused command must change nothing"
+
+
+def test_transfer_moves_money_and_bumps_nonce(book: Book) -> None:
+    execute(Transfer(ctx(TREASURY, 1), to=ALICE, amount=5 * UNIT), book)
+    assert book.wallet(TREASURY).balance == 995 * UNIT
+    assert book.wallet(ALICE).balance == 5 * UNIT
+    assert book.wallet(TREASURY).nonce == 1
+    assert set(book.changed) == {f"wallet.{TREASURY}", f"wallet.{ALICE}"}
+
+
+def test_refusals_have_their_codes_and_change_nothing(book: Book) -> None:
+    refused(ErrorCode.NONCE_GAP, Transfer(ctx(TREASURY, 2), to=ALICE, amount=1), book)
+    refused(ErrorCode.NONCE_STALE, Transfer(ctx(TREASURY, 0), to=ALICE, amount=1), book)
+    refused(ErrorCode.AMOUNT_INVALID, Transfer(ctx(TREASURY, 1), to=ALICE, amount=0), book)
+    refused(ErrorCode.AMOUNT_INVALID, Transfer(ctx(TREASURY, 1), to=ALICE, amount=-1), book)
+    refused(ErrorCode.AMOUNT_INVALID, Transfer(ctx(TREASURY, 1), to=ALICE, amount=2**63), book)
+    refused(ErrorCode.SELF_TRANSFER, Transfer(ctx(TREASURY, 1), to=TREASURY, amount=1), book)
+    refused(ErrorCode.INSUFFICIENT_FUNDS, Transfer(ctx(ALICE, 1), to=BOB, amount=1), book)
+    refused(
+        ErrorCode.INSUFFICIENT_FUNDS, Transfer(ctx(TREASURY, 1), to=BOB, amount=1001 * UNIT), book
+    )
+    refused(
+        ErrorCode.EXPIRED, Transfer(ctx(TREASURY, 1, at=2000, expires=1999), to=BOB, amount=1), book
+    )
+    refused(ErrorCode.NOT_TREASURY, Mint(ctx(ALICE, 1), to=ALICE, amount=1), book)
+    refused(ErrorCode.SUPPLY_OVERFLOW, Mint(ctx(TREASURY, 1), to=ALICE, amount=MAX_AMOUNT), book)
+    assert book.wallet(ALICE) is None and book.wallet(BOB) is None
+    assert not book.changed
+
+
+def test_mint_grows_supply_and_balance(book: Book) -> None:
+    execute(Mint(ctx(TREASURY, 1), to=ALICE, amount=7), book)
+    assert book.chain.supply == 1000 * UNIT + 7
+    assert book.wallet(ALICE).balance == 7
+    assert book.wallet(TREASURY).nonce == 1
+
+
+def test_transaction_record_is_decided_once() -> None:
+    rec = TxRecord(
+        txid="ab", status=REJECTED, kind="transfer", signer="s", nonce=1, envelope="",
+        intake_seq=3, sequenced_at=5, code="nonce_gap", reason="r",
+    )
+    assert (rec.id, rec.version, rec.code) == ("tx.ab", 1, "nonce_gap")
+    with pytest.raises(AssertionError):
+        TxRecord(txid="x", status=ACCEPTED, kind="t", signer="s", nonce=1, envelope="",
+                 intake_seq=1, sequenced_at=1, code="oops")
+
+
+def test_aggregates_rebuild_from_their_events_with_popo() -> None:
+    app: Application[str] = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    genesis = create_chain("dev", TREASURY, {TREASURY: 10}, lambda a: None)
+    app.save(*genesis.changed.values())
+    wallets = {w.address: w for w in genesis.wallets()}
+    book = Book(genesis.chain, lambda a: wallets.get(a))
+    execute(Transfer(ctx(TREASURY, 1, "t1"), to=ALICE, amount=4), book)
+    app.save(*book.changed.values())
+    treasury = app.repository.get(Wallet.create_id(TREASURY))
+    alice = app.repository.get(Wallet.create_id(ALICE))
+    chain = app.repository.get(Chain.create_id("dev"))
+    assert (treasury.balance, treasury.nonce, alice.balance, chain.supply) == (6, 1, 4, 10)
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [("12.5", 12_500_000_000), ("0.000000001", 1), ("1", UNIT), ("9223372036.854775807", MAX_AMOUNT)],
+)
+def test_parse_tokens(text: str, units: int) -> None:
+    assert parse_tokens(text) == units
+    assert parse_tokens(format_units(units)) == units
+
+
+@pytest.mark.parametrize("text", ["", "-1", "1e3", "0.0000000001", "0", "1.", "abc", "9223372037"])
+def test_parse_tokens_refuses(text: str) -> None:
+    with pytest.raises(LedgerError) as info:
+        parse_tokens(text)
+    assert info.value.error_code is ErrorCode.AMOUNT_INVALID
