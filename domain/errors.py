@@ -49,6 +49,7 @@ class ErrorCode(Enum):
     KEYSTORE_PASSWORD = ("keystore_password", 1402, "wrong keystore password")
     WALLET_NOT_FOUND = ("wallet_not_found", 1403, "no such wallet in the keystore")
     WALLET_EXISTS = ("wallet_exists", 1404, "a wallet with that name exists")
+    KEYSTORE_CORRUPT = ("keystore_corrupt", 1405, "the keystore file is damaged or edited")
 
     @property
     def code(self) -> str:
