@@ -215,7 +215,7 @@ class Sequencer:
                 **common,
             )
         body = item.body
-        kind = type(body).__struct_config__.tag
+        kind = body.kind
         try:
             execute(to_command(item, sequenced_at), book)
         except LedgerError as error:

@@ -1,0 +1,183 @@
+"""The composition root: the one place that wires nats-server, streams, sequencer,
+projector and HTTP gateway into a node. Tests build nodes through it too."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+from aiohttp import web
+from nats.aio.client import Client as NATS
+from projections.node_reads import ProjectionReads, start_projector
+
+from domain.handlers import create_chain
+from gateways.http.server import build_app
+from streams import genesis as genesis_file
+from streams.genesis import Genesis
+from streams.intake_source import JetStreamIntakeSource
+from streams.jetstream import ensure_intake_stream, ensure_ledger_stream
+from streams.keys import Keypair
+from streams.keystore import Keystore
+from streams.ledger_app import LedgerApplication
+from streams.publisher import DecisionWaiters, IntakePublisher
+from streams.sequencer import Sequencer
+from streams.server import EmbeddedNatsServer, check_version, parse_version
+
+log = logging.getLogger(__name__)
+
+TREASURY_WALLET = "treasury"
+
+
+@dataclass
+class NodeSettings:
+    data_dir: Path
+    nats_url: str | None = None  # None: start an embedded nats-server under data_dir
+    http_host: str = "127.0.0.1"
+    http_port: int = 8545
+    dev: bool = False
+    genesis_path: Path | None = None
+    keystore_home: Path | None = None
+    keystore_password: str = ""
+    intake_stream: str = "INTAKE"
+    ledger_stream: str = "LEDGER"
+
+
+@dataclass
+class Node:
+    settings: NodeSettings
+    server: EmbeddedNatsServer | None = None
+    nc: NATS | None = None
+    app: LedgerApplication | None = None
+    sequencer: Sequencer | None = None
+    intake: JetStreamIntakeSource | None = None
+    reads: ProjectionReads | None = None
+    http: web.AppRunner | None = None
+    genesis: Genesis | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, "verify"))
+    nats_url: str = ""
+    http_url: str = ""
+
+    async def start(self) -> Node:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.nats_url = s.nats_url or await asyncio.to_thread(self._start_embedded_server)
+        self.nc = await nats.connect(self.nats_url, name="hiveledger-node", connect_timeout=5)
+        check_version(parse_version(self.nc._server_info.get("version", "0.0.0")), self.nats_url)
+        await ensure_intake_stream(self.nc, name=s.intake_stream)
+        await ensure_ledger_stream(self.nc, name=s.ledger_stream)
+        self.genesis = self._genesis()
+        await asyncio.to_thread(self._start_ledger)
+        await self._start_projections()
+        await self._start_http()
+        log.info(
+            "node up: chain %s, nats %s, http %s, data %s",
+            self.genesis.chain_id,
+            self.nats_url,
+            self.http_url,
+            s.data_dir,
+        )
+        return self
+
+    def _start_embedded_server(self) -> str:
+        self.server = EmbeddedNatsServer(self.settings.data_dir / "nats").start()
+        return self.server.url
+
+    def _genesis(self) -> Genesis:
+        s = self.settings
+        path = s.genesis_path or s.data_dir / "genesis.json"
+        if path.exists():
+            return genesis_file.load(path)
+        if not s.dev:
+            raise SystemExit(f"no genesis at {path}: pass --dev, or --genesis FILE")
+        treasury = self._dev_treasury()
+        genesis = genesis_file.dev_genesis(treasury)
+        genesis_file.save(path, genesis)
+        log.info("dev genesis written to %s: treasury %s", path, treasury)
+        return genesis
+
+    def _dev_treasury(self) -> str:
+        s = self.settings
+        store = Keystore(s.keystore_home) if s.keystore_home else Keystore()
+        if store.exists(TREASURY_WALLET):
+            return str(store.address_of(TREASURY_WALLET))
+        keypair, words = Keypair.generate()
+        store.create(TREASURY_WALLET, words, s.keystore_password)
+        log.info(
+            "dev treasury wallet %r created in the keystore: %s", TREASURY_WALLET, keypair.address
+        )
+        return keypair.address
+
+    def _start_ledger(self) -> None:
+        s, genesis = self.settings, self.genesis
+        assert genesis is not None
+        self.app = LedgerApplication(
+            env={
+                "PERSISTENCE_MODULE": "streams.persistence",
+                "HIVELEDGER_NATS_URL": self.nats_url,
+                "HIVELEDGER_LEDGER_STREAM": s.ledger_stream,
+            }
+        )
+        if self.app.load_chain(genesis.chain_id) is None:
+            book = create_chain(
+                genesis.chain_id, genesis.treasury, genesis.allocations, self.app.load_wallet
+            )
+            self.app.record(book.changed.values())
+            log.info("genesis of chain %s recorded", genesis.chain_id)
+        self.intake = JetStreamIntakeSource(self.nats_url, stream=s.intake_stream)
+        self.sequencer = Sequencer(self.app, self.intake, genesis.chain_id, pool=self.pool)
+        thread = threading.Thread(
+            target=self.sequencer.run, args=(self.stop_event,), name="sequencer", daemon=True
+        )
+        thread.start()
+        self.threads.append(thread)
+
+    async def _start_projections(self) -> None:
+        assert self.genesis is not None
+        self.waiters = DecisionWaiters(asyncio.get_running_loop())
+        self.reads = await asyncio.to_thread(
+            start_projector,
+            self.settings.data_dir / "projections.duckdb",
+            self.nats_url,
+            self.settings.ledger_stream,
+            self.genesis.chain_id,
+            self.waiters.resolve_threadsafe,
+        )
+
+    async def _start_http(self) -> None:
+        assert self.nc is not None and self.reads is not None and self.genesis is not None
+        publisher = IntakePublisher(
+            self.nc.jetstream(), self.genesis.chain_id, self.waiters, self.reads.is_decided
+        )
+        app = build_app(publisher, self.reads, self)
+        self.http = web.AppRunner(app, access_log=None)
+        await self.http.setup()
+        site = web.TCPSite(self.http, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        port = self.http.addresses[0][1] if self.http.addresses else self.settings.http_port
+        self.http_url = f"http://{self.settings.http_host}:{port}"
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        if self.http is not None:
+            await self.http.cleanup()
+        for thread in self.threads:
+            await asyncio.to_thread(thread.join, 10)
+        if self.reads is not None:
+            await asyncio.to_thread(self.reads.close)
+        if self.intake is not None:
+            await asyncio.to_thread(self.intake.close)
+        if self.app is not None:
+            await asyncio.to_thread(self.app.factory.close)
+        if self.nc is not None:
+            await self.nc.close()
+        self.pool.shutdown(wait=False)
+        if self.server is not None:
+            await asyncio.to_thread(self.server.stop)
+        log.info("node stopped")

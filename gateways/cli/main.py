@@ -1,0 +1,25 @@
+"""The hiveledger command: noun-verb, --json on every read, flags that fall back to env vars."""
+
+from __future__ import annotations
+
+import typer
+
+from gateways.cli import ledger_cmds, node_cmd, wallet_cmds
+
+app = typer.Typer(
+    name="hiveledger",
+    help="An event-sourced ledger for an AI-task network, on NATS JetStream and DuckDB.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(wallet_cmds.app, name="wallet")
+app.command("node")(node_cmd.node)
+app.command("balance")(ledger_cmds.balance)
+app.command("transfer")(ledger_cmds.transfer)
+app.command("mint")(ledger_cmds.mint)
+app.command("tx")(ledger_cmds.tx)
+app.command("sql")(ledger_cmds.sql)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,31 @@
+"""What the HTTP gateway needs from the node, as protocols: tests and the node wire them."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from streams.publisher import SubmitResult
+
+
+class Submitter(Protocol):
+    async def submit(self, envelope: bytes) -> SubmitResult:
+        """Check the envelope (raising LedgerError), then publish it to INTAKE."""
+        ...
+
+    async def wait_decided(self, txid: str, timeout: float) -> bool:
+        """Wait until the transaction's record is projected; False on timeout."""
+        ...
+
+
+class Reads(Protocol):
+    """Reads served from the DuckDB projections (blocking: the gateway runs them in threads)."""
+
+    def transaction(self, txid: str) -> dict[str, Any] | None: ...
+
+    def wallet(self, address: str) -> dict[str, Any] | None: ...
+
+    def chain(self) -> dict[str, Any] | None: ...
+
+    def sql(self, query: str) -> dict[str, Any]: ...
+
+    def position(self) -> int: ...

@@ -1,0 +1,43 @@
+"""The aiohttp application: REST, OpenAPI, metrics, errors as JSON."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from gateways.http import openapi, rest
+from gateways.http.errors import error_middleware
+from gateways.http.metrics import NodeCollector, exposition, registry_for
+from gateways.http.ports import Reads, Submitter
+from streams.sequencer import Sequencer
+
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+class HasSequencer(Protocol):
+    sequencer: Sequencer | None
+
+
+def build_app(
+    submitter: Submitter, reads: Reads, node: HasSequencer | None = None
+) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_REQUEST_BYTES)
+    app[rest.SUBMITTER] = submitter
+    app[rest.READS] = reads
+    rest.add_routes(app)
+
+    def stats() -> Any:
+        return node.sequencer.stats if node is not None and node.sequencer is not None else None
+
+    registry = registry_for(NodeCollector(stats, reads.position))
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=exposition(registry), content_type="text/plain")
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        return rest.json_response(openapi.document(f"{request.scheme}://{request.host}"))
+
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi_json)
+    return app

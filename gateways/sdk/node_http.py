@@ -1,0 +1,63 @@
+"""A small synchronous client of a node's REST API (the CLI's transport)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from domain.errors import ErrorCode, LedgerError
+
+DEFAULT_NODE = "http://127.0.0.1:8545"
+
+
+class NodeHTTP:
+    def __init__(self, url: str = DEFAULT_NODE, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: bytes | None = None) -> Any:
+        request = urllib.request.Request(
+            self.url + path,
+            data=body,
+            method=method,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            raise _as_ledger_error(error) from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            raise LedgerError(
+                ErrorCode.UNAVAILABLE, f"cannot reach the node at {self.url}: {error}"
+            ) from None
+
+    def chain(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/v1/chain"))
+
+    def wallet(self, address: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/wallets/{urllib.parse.quote(address)}"))
+
+    def transaction(self, txid: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/tx/{urllib.parse.quote(txid)}"))
+
+    def submit(self, envelope: bytes, wait: bool = True, timeout: float = 15.0) -> dict[str, Any]:
+        query = f"?wait=1&timeout={timeout}" if wait else ""
+        return dict(self._call("POST", f"/v1/tx{query}", envelope))
+
+    def sql(self, query: str) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/sql", json.dumps({"sql": query}).encode()))
+
+    def health(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/healthz"))
+
+
+def _as_ledger_error(error: urllib.error.HTTPError) -> LedgerError:
+    try:
+        body = json.loads(error.read())
+        return LedgerError(ErrorCode.from_code(body["code"]), body.get("message", ""))
+    except (ValueError, KeyError, TypeError):
+        return LedgerError(ErrorCode.UNAVAILABLE, f"HTTP {error.code} from the node")

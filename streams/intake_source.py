@@ -1,0 +1,45 @@
+"""INTAKE read in batches with Direct Get, for the sequencer's synchronous thread."""
+
+from __future__ import annotations
+
+import nats
+from nats.aio.client import Client as NATS
+
+from streams.intake import INTAKE_PREFIX, IntakeMessage
+from streams.jetstream import direct_get_batch
+from streams.loop_thread import LoopThread
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+class JetStreamIntakeSource:
+    """Owns a loop thread and a connection; ``fetch`` is one Direct Get batch request."""
+
+    def __init__(self, url: str, stream: str = "INTAKE", prefix: str = INTAKE_PREFIX) -> None:
+        self.stream = stream
+        self.subjects = f"{prefix}.>"
+        self.loop = LoopThread(name="hiveledger-intake")
+        self.nc: NATS = self.loop.run(
+            nats.connect(
+                url,
+                name="hiveledger-sequencer-intake",
+                connect_timeout=2,
+                max_reconnect_attempts=-1,
+            ),
+            CONNECT_TIMEOUT_S,
+        )
+
+    def fetch(self, start_seq: int, limit: int, timeout: float = 5.0) -> list[IntakeMessage]:
+        batch = self.loop.run(
+            direct_get_batch(
+                self.nc, self.stream, self.subjects, start_seq, limit, timeout=timeout
+            ),
+            timeout + 1.0,
+        )
+        return [IntakeMessage(m.seq, m.subject, m.data) for m in batch.messages]
+
+    def close(self) -> None:
+        try:
+            self.loop.run(self.nc.close(), CONNECT_TIMEOUT_S)
+        finally:
+            self.loop.close()

@@ -1,0 +1,142 @@
+"""The sequencer on the library's in-memory persistence: decisions, rejections, duplicates,
+exactly-once tracking. The JetStream path is covered end to end in test_node_*.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.chain import Chain
+from domain.handlers import create_chain
+from domain.transaction import TxRecord
+from domain.wallet import Wallet
+from gateways.sdk import transactions
+from streams.intake import IntakeMessage, raw_id
+from streams.keys import Keypair
+from streams.ledger_app import LedgerApplication
+from streams.sequencer import INTAKE_APPLICATION, Sequencer
+
+CHAIN = "test-chain"
+
+
+class ListSource:
+    def __init__(self) -> None:
+        self.messages: list[IntakeMessage] = []
+
+    def add(self, data: bytes, kind: str = "transfer") -> int:
+        seq = len(self.messages) + 1
+        self.messages.append(IntakeMessage(seq, f"hive.intake.{kind}", data))
+        return seq
+
+    def fetch(self, start_seq: int, limit: int, timeout: float = 0) -> list[IntakeMessage]:
+        return self.messages[start_seq - 1 : start_seq - 1 + limit]
+
+
+@pytest.fixture
+def keys() -> dict[str, Keypair]:
+    return {name: Keypair.from_seed32(bytes([i + 1]) * 32) for i, name in enumerate("tab")}
+
+
+@pytest.fixture
+def ledger(keys: dict[str, Keypair]) -> tuple[LedgerApplication, ListSource, Sequencer]:
+    app = LedgerApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    treasury = keys["t"].address
+    app.record(create_chain(CHAIN, treasury, {treasury: 1_000}, app.load_wallet).changed.values())
+    source = ListSource()
+    return app, source, Sequencer(app, source, CHAIN, clock=lambda: 1_000)
+
+
+def send(
+    keys: dict[str, Keypair], src: str, dst: str, amount: int, nonce: int, **kw: object
+) -> bytes:
+    _, envelope = transactions.transfer(
+        keys[src],
+        chain_id=kw.pop("chain_id", CHAIN),
+        to=keys[dst].address,
+        amount=amount,
+        nonce=nonce,
+        created_at=500,
+        **kw,  # type: ignore[arg-type]
+    )
+    return envelope
+
+
+def record(app: LedgerApplication, txid: str) -> TxRecord:
+    return app.repository.get(TxRecord.create_id(txid))
+
+
+def balance(app: LedgerApplication, keypair: Keypair) -> int:
+    wallet = app.get_or_none(Wallet.create_id(keypair.address))
+    return 0 if wallet is None else wallet.balance
+
+
+def test_accepts_rejects_and_records_position(ledger, keys) -> None:
+    app, source, sequencer = ledger
+    ok = send(keys, "t", "a", 100, 1)
+    gap = send(keys, "t", "a", 5, 3)
+    poor = send(keys, "a", "b", 500, 1)
+    wrong_chain = send(keys, "t", "b", 1, 2, chain_id="other")
+    for data in (ok, gap, poor, wrong_chain, b"not json"):
+        source.add(data)
+    assert sequencer.step() == 5
+    assert (balance(app, keys["t"]), balance(app, keys["a"]), balance(app, keys["b"])) == (
+        900,
+        100,
+        0,
+    )
+    assert app.process_recorder.max_tracking_id(INTAKE_APPLICATION) == 5
+    stats = sequencer.stats
+    assert (stats.accepted, stats.rejected, stats.duplicates) == (1, 4, 0)
+    from streams.envelope import open_envelope
+
+    codes = {
+        open_envelope(gap, CHAIN).txid: "nonce_gap",
+        open_envelope(poor, CHAIN).txid: "insufficient_funds",
+        raw_id(wrong_chain): "chain_id_wrong",
+        raw_id(b"not json"): "envelope_malformed",
+    }
+    for txid, code in codes.items():
+        rec = record(app, txid)
+        assert (rec.status, rec.code) == ("rejected", code)
+    assert record(app, open_envelope(ok, CHAIN).txid).status == "accepted"
+    chain = app.repository.get(Chain.create_id(CHAIN))
+    assert chain.supply == 1_000
+
+
+def test_duplicates_change_nothing_even_after_restart(ledger, keys) -> None:
+    app, source, sequencer = ledger
+    envelope = send(keys, "t", "a", 10, 1)
+    source.add(envelope)
+    source.add(envelope)  # replay inside one batch
+    sequencer.step()
+    source.add(envelope)  # replay in a later batch
+    sequencer.step()
+    assert sequencer.stats.duplicates == 2
+    restarted = Sequencer(app, source, CHAIN, clock=lambda: 2_000)  # forgets what it saw
+    source.add(envelope)  # a replay after a restart: the store refuses, the retry skips it
+    restarted.step()
+    assert restarted.stats.retries == 1 and restarted.stats.duplicates == 1
+    assert balance(app, keys["a"]) == 10
+    assert app.process_recorder.max_tracking_id(INTAKE_APPLICATION) == 4
+
+
+def test_restart_resumes_after_the_recorded_position(ledger, keys) -> None:
+    app, source, sequencer = ledger
+    source.add(send(keys, "t", "a", 10, 1))
+    sequencer.step()
+    source.add(send(keys, "t", "a", 10, 2))
+    restarted = Sequencer(app, source, CHAIN, clock=lambda: 2_000)
+    assert restarted.position == 1
+    assert restarted.step() == 1
+    assert balance(app, keys["a"]) == 20
+
+
+def test_expired_transaction_is_rejected_by_the_sequencers_clock(ledger, keys) -> None:
+    app, source, sequencer = ledger
+    envelope = send(keys, "t", "a", 10, 1, expires_at=999)  # sequencer clock says 1000
+    source.add(envelope)
+    sequencer.step()
+    from streams.envelope import open_envelope
+
+    rec = record(app, open_envelope(envelope, CHAIN).txid)
+    assert (rec.code, rec.sequenced_at) == ("expired", 1_000)
+    assert balance(app, keys["a"]) == 0
