@@ -1,0 +1,345 @@
+"""Wire types of transaction bodies: strict msgspec Structs, a tagged union on "kind".
+
+A body is a JSON object. Every kind shares the fields of ``Body``; each kind adds its own.
+Decoding is strict: integers must be JSON integers (never 1.0, "1" or true), unknown
+fields are refused, and constraints (ranges, lengths, address pattern) are checked by
+msgspec while decoding. Two things msgspec cannot express are checked after decoding by
+``check_body``: the address checksum (bech32m) and limits in UTF-8 bytes.
+
+Adding a kind takes a few lines::
+
+    @register
+    class Stake(Body, tag="stake"):
+        amount: Amount
+
+Field types carry their meaning: a field typed ``Address`` gets its checksum checked and
+its errors reported as ADDRESS_INVALID, a field named ``amount`` must be typed ``Amount``
+(errors: AMOUNT_INVALID). ``register`` refuses a kind that breaks these rules, at import.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+import typing
+from typing import Annotated, Any, ClassVar, Union
+
+import msgspec
+from msgspec import Meta, Struct
+
+from domain.errors import ErrorCode, LedgerError
+from streams.address import ADDRESS_PATTERN, decode_address
+
+MAX_I63 = 2**63 - 1
+MEMO_MAX_BYTES = 256
+CHAIN_ID_MAX = 64
+
+Address = Annotated[
+    str,
+    Meta(
+        pattern=ADDRESS_PATTERN,
+        description="bech32m address: 'hive1' + 58 characters, lowercase",
+        extra={"hive": "address"},
+    ),
+]
+Amount = Annotated[
+    int,
+    Meta(
+        ge=1,
+        le=MAX_I63,
+        description="integer in the smallest unit (1 token = 10^9 units)",
+        extra={"hive": "amount"},
+    ),
+]
+Nonce = Annotated[int, Meta(ge=1, le=MAX_I63, description="per-signer, rises by exactly one")]
+UnixMillis = Annotated[int, Meta(ge=0, le=MAX_I63, description="unix time in milliseconds")]
+ChainId = Annotated[str, Meta(min_length=1, max_length=CHAIN_ID_MAX)]
+# max_length counts code points, a cheap first bound; check_body enforces the byte limit.
+Memo = Annotated[
+    str,
+    Meta(
+        max_length=MEMO_MAX_BYTES,
+        description=f"free text, at most {MEMO_MAX_BYTES} bytes in UTF-8",
+        extra={"max_utf8_bytes": MEMO_MAX_BYTES},
+    ),
+]
+
+
+class Body(
+    Struct,
+    frozen=True,
+    forbid_unknown_fields=True,
+    tag_field="kind",
+    kw_only=True,
+    omit_defaults=True,
+):
+    """Fields common to every transaction body. ``kind`` is the union's tag."""
+
+    chain_id: ChainId
+    signer: Address
+    nonce: Nonce
+    created_at: UnixMillis
+    expires_at: UnixMillis | None = None
+
+    # Filled in by ``register``: names of Address-typed fields and UTF-8 byte limits.
+    address_fields: ClassVar[tuple[str, ...]] = ()
+    utf8_limits: ClassVar[tuple[tuple[str, int], ...]] = ()
+
+    @property
+    def kind(self) -> str:
+        return str(self.__struct_config__.tag)
+
+
+KINDS: dict[str, type[Body]] = {}
+_FIELD_ROLES: dict[str, str] = {}
+
+
+def _metas(annotation: Any) -> list[Meta]:
+    """The msgspec Meta objects of a field type, looking into Optional and containers."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Annotated:
+        return [a for a in args[1:] if isinstance(a, Meta)] + _metas(args[0])
+    if origin in (Union, types.UnionType, list, tuple, frozenset):
+        return [m for a in args if a is not Ellipsis for m in _metas(a)]
+    return []
+
+
+def _role(annotation: Any) -> tuple[str, int]:
+    """('address'|'amount'|'other', UTF-8 byte limit or 0) from a field's type."""
+    role, limit = "other", 0
+    for meta in _metas(annotation):
+        extra = meta.extra or {}
+        role = extra.get("hive", role)
+        limit = int(extra.get("max_utf8_bytes", limit))
+    return role, limit
+
+
+def register(cls: type[Body]) -> type[Body]:
+    """Add a kind to ``KINDS``; checks that shared field names keep one meaning."""
+    tag = cls.__struct_config__.tag
+    if not isinstance(tag, str) or tag in KINDS:
+        raise TypeError(f"{cls.__name__}: kind tag {tag!r} is missing or taken")
+    hints = typing.get_type_hints(cls, include_extras=True)
+    addresses: list[str] = []
+    limits: list[tuple[str, int]] = []
+    for name in cls.__struct_fields__:
+        role, limit = _role(hints[name])
+        if (name == "amount") != (role == "amount"):
+            raise TypeError(f"{cls.__name__}.{name}: only a field named amount is an Amount")
+        if _FIELD_ROLES.setdefault(name, role) != role:
+            raise TypeError(
+                f"{cls.__name__}.{name}: {name!r} is a {role} here but a "
+                f"{_FIELD_ROLES[name]} in another kind"
+            )
+        if role == "address":
+            addresses.append(name)
+        if limit:
+            limits.append((name, limit))
+    cls.address_fields = tuple(addresses)
+    cls.utf8_limits = tuple(limits)
+    KINDS[tag] = cls
+    return cls
+
+
+# ---- kinds ---------------------------------------------------------------------------
+
+
+@register
+class Transfer(Body, tag="transfer"):
+    """Move ``amount`` units from the signer to ``to``."""
+
+    to: Address
+    amount: Amount
+    memo: Memo = ""
+
+
+@register
+class Mint(Body, tag="mint"):
+    """Create ``amount`` new units for ``to``; only the treasury may sign it."""
+
+    to: Address
+    amount: Amount
+    memo: Memo = ""
+
+
+# ---- the union and its codecs (built from KINDS; keep below the kinds) ----------------
+
+TxBody = Union[tuple(KINDS.values())]  # type: ignore[valid-type]  # noqa: UP007
+ADDRESS_FIELD_NAMES = frozenset(n for n, r in _FIELD_ROLES.items() if r == "address")
+AMOUNT_FIELD_NAMES = frozenset(n for n, r in _FIELD_ROLES.items() if r == "amount")
+
+body_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(TxBody)
+_encoder = msgspec.json.Encoder()
+_generic = msgspec.json.Decoder()
+
+
+def check_body(body: Body) -> None:
+    """Checks msgspec cannot express: address checksums and UTF-8 byte limits."""
+    for name in body.address_fields:
+        value = getattr(body, name)
+        for item in value if isinstance(value, (list, tuple, frozenset)) else (value,):
+            if item is None:
+                continue
+            try:
+                decode_address(item)
+            except LedgerError as exc:
+                raise LedgerError(
+                    ErrorCode.ADDRESS_INVALID, f"field `{name}`: {exc.reason}"
+                ) from None
+    for name, limit in body.utf8_limits:
+        value = getattr(body, name)
+        # Cheap first: a code point is at most 4 bytes, so short strings need no encoding.
+        if isinstance(value, str) and len(value) * 4 > limit:
+            size = len(value.encode("utf-8", "surrogatepass"))
+            if size > limit:
+                raise LedgerError(
+                    ErrorCode.FIELD_INVALID,
+                    f"field `{name}`: {size} bytes in UTF-8; at most {limit}",
+                )
+    if body.expires_at is not None and body.expires_at <= body.created_at:
+        raise LedgerError(
+            ErrorCode.FIELD_INVALID,
+            f"field `expires_at`: {body.expires_at} is not after created_at {body.created_at}",
+        )
+
+
+def encode_body(body: Body) -> bytes:
+    """Compact JSON bytes of ``body``, refused (LedgerError) if the sequencer would refuse it.
+
+    Structs built in Python skip msgspec's constraint checks, so the bytes are run
+    through the same strict decoder the sequencer uses: an invalid body gets here the
+    same error code it would get there.
+    """
+    if not isinstance(body, Body) or type(body) not in KINDS.values():
+        raise TypeError(f"not a registered transaction body: {type(body).__name__}")
+    data = _encoder.encode(body)
+    decode_body(data)
+    return data
+
+
+def decode_body(data: bytes) -> Body:
+    """Strictly decode and check body bytes; LedgerError with the right code on any fault."""
+    try:
+        body: Body = body_decoder.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise decode_error(exc, data) from None
+    check_unique_keys(data)
+    check_body(body)
+    return body
+
+
+# ---- duplicate keys --------------------------------------------------------------------
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def _count_strings(obj: Any) -> int:
+    """Keys plus string values, all levels: the string tokens a parser kept."""
+    if isinstance(obj, str):
+        return 1
+    if isinstance(obj, dict):
+        return len(obj) + sum(_count_strings(v) for v in obj.values())
+    if isinstance(obj, list):
+        return sum(_count_strings(v) for v in obj)
+    return 0
+
+
+def check_unique_keys(data: bytes) -> None:
+    """Refuse a JSON text (already known valid) whose objects repeat a key.
+
+    Parsers disagree on ``{"amount": 1, "amount": 1000}`` (first wins, last wins, error),
+    so a signer's tool could show one amount while the ledger takes another (RFC 8259
+    4; RFC 7493 forbids duplicates). Fast path: with no backslash in the text every
+    string token is delimited by exactly two quote characters, so the text's quote
+    count equals twice the keys and string values a parser kept unless a key repeats.
+    Texts with escapes take the slow, exact path.
+    """
+    if b"\\" not in data and data.count(b'"') == 2 * _count_strings(_generic.decode(data)):
+        return
+    try:
+        json.loads(data, object_pairs_hook=_pairs_hook)
+    except _DuplicateKey as dup:
+        raise LedgerError(
+            ErrorCode.BODY_MALFORMED, f"key `{dup.args[0]}` appears twice in one object"
+        ) from None
+
+
+# ---- msgspec errors to stable codes ----------------------------------------------------
+
+_AT_RE = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_FIELD_RE = re.compile(r"\.([^.\[]+)")
+_TICKED_RE = re.compile(r"`([^`]*)`")
+
+
+def _human(msg: str) -> str:
+    """'Expected `int` <= 5' -> 'expected int <= 5'."""
+    text = msg.replace("`", "")
+    return text[:1].lower() + text[1:]
+
+
+def _known_kinds() -> str:
+    return ", ".join(sorted(KINDS))
+
+
+def decode_error(exc: Exception, data: bytes) -> LedgerError:
+    """Map a msgspec decoding error to a LedgerError with a stable code and a clear reason."""
+    if isinstance(exc, UnicodeDecodeError):
+        return LedgerError(ErrorCode.BODY_MALFORMED, "body is not valid UTF-8")
+    if not isinstance(exc, msgspec.ValidationError):
+        return LedgerError(ErrorCode.BODY_MALFORMED, f"body is not valid JSON: {exc}")
+    match = _AT_RE.match(str(exc))
+    assert match is not None
+    msg, path = match["msg"], match["path"] or ""
+    field_match = _FIELD_RE.match(path)
+    field = field_match.group(1) if field_match else ""
+    named = _TICKED_RE.search(msg)
+    where = f" in `{path[1:]}`" if path else ""
+    if msg.startswith("Object missing required field `kind`") and not path:
+        return LedgerError(
+            ErrorCode.KIND_UNKNOWN, f"missing field `kind`; known kinds: {_known_kinds()}"
+        )
+    if path == ".kind":
+        got = msg.removeprefix("Invalid value ") if msg.startswith("Invalid value") else None
+        what = f"unknown kind {got}" if got else "field `kind` must be a string"
+        return LedgerError(ErrorCode.KIND_UNKNOWN, f"{what}; known kinds: {_known_kinds()}")
+    if msg.startswith("Object missing required field") and named:
+        return LedgerError(
+            ErrorCode.FIELD_MISSING, f"missing required field `{named.group(1)}`{where}"
+        )
+    if msg.startswith("Object contains unknown field") and named:
+        return LedgerError(ErrorCode.FIELD_UNKNOWN, f"unknown field `{named.group(1)}`{where}")
+    if not path:
+        return LedgerError(ErrorCode.BODY_MALFORMED, f"body must be a JSON object: {_human(msg)}")
+    reason = f"field `{path[1:]}`: {_human(msg)}"
+    if field in AMOUNT_FIELD_NAMES:
+        return LedgerError(ErrorCode.AMOUNT_INVALID, reason)
+    if field in ADDRESS_FIELD_NAMES:
+        return LedgerError(ErrorCode.ADDRESS_INVALID, _address_reason(data, path) or reason)
+    return LedgerError(ErrorCode.FIELD_INVALID, reason)
+
+
+def _address_reason(data: bytes, path: str) -> str | None:
+    """Why the address at ``path`` is wrong, in decode_address's words (error path only)."""
+    try:
+        value: Any = _generic.decode(data)
+        for part in re.findall(r"\.([^.\[]+)|\[(\d+)\]", path):
+            value = value[part[0]] if part[0] else value[int(part[1])]
+        decode_address(value)
+    except LedgerError as exc:
+        return f"field `{path[1:]}`: {exc.reason}"
+    except (msgspec.DecodeError, LookupError, TypeError):
+        return None
+    return None
