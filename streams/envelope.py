@@ -148,11 +148,11 @@ def _parse(raw: bytes) -> tuple[Envelope, bytes, bytes]:
         # With no escapes, quotes only delimit strings: 5 keys and 4 string values make
         # 18 quote characters, and any more means a repeated key.
         raise _malformed("envelope repeats a key")
-    if len(env.payload) > _MAX_PAYLOAD_B64:
+    # Length first, so an oversized payload is never decoded.
+    size = len(env.payload) // 4 * 3 - env.payload[-2:].count("=")
+    if len(env.payload) > _MAX_PAYLOAD_B64 or size > MAX_BODY_BYTES:
         raise LedgerError(
-            ErrorCode.BODY_TOO_LARGE,
-            f"payload is {len(env.payload)} base64 characters; the body may be at most "
-            f"{MAX_BODY_BYTES} bytes ({_MAX_PAYLOAD_B64} characters)",
+            ErrorCode.BODY_TOO_LARGE, f"body is {size} bytes; at most {MAX_BODY_BYTES}"
         )
     return env, _b64(env.payload, "payload"), _b64(env.signatures[0].sig, "sig")
 
