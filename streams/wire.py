@@ -246,15 +246,21 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def _count_strings(obj: Any) -> int:
+def _count_strings(obj: dict[str, Any] | list[Any]) -> int:
     """Keys plus string values, all levels: the string tokens a parser kept."""
-    if isinstance(obj, str):
-        return 1
-    if isinstance(obj, dict):
-        return len(obj) + sum(_count_strings(v) for v in obj.values())
-    if isinstance(obj, list):
-        return sum(_count_strings(v) for v in obj)
-    return 0
+    count = 0
+    if type(obj) is dict:
+        count = len(obj)
+        values: Any = obj.values()
+    else:
+        values = obj
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            count += 1
+        elif kind is dict or kind is list:
+            count += _count_strings(value)
+    return count
 
 
 def check_unique_keys(data: bytes) -> None:
