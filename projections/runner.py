@@ -1,0 +1,198 @@
+"""The batch projection runner: LEDGER -> DuckDB views, on the node's event loop.
+
+eventsourcing's ProjectionRunner model (a tracking position committed with the view's
+state, a start from that position), in batches: the feed fills a bounded buffer while a
+writer thread applies what has arrived, up to ``batch_size`` messages per DuckDB
+transaction. No waiting to fill a batch: under load batches grow by themselves, idle they
+stay small and the latency low.
+
+After each committed batch, ``on_projected(last_seq, txids)`` runs on the event loop
+(the gateway answers "wait for my transaction" with it), and ``wait_for(seq)`` wakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+
+from projections.db import ProjectionDB
+from projections.feed import LedgerFeed
+from projections.projector import BatchResult, Projector
+from projections.records import RawMsg
+from projections.views import View, default_views
+
+log = logging.getLogger(__name__)
+
+OnProjected = Callable[[int, list[str]], Awaitable[None] | None]
+
+
+@dataclass(slots=True)
+class ProjectionStats:
+    """Figures for /metrics and logs. Lag: now minus the JetStream timestamp of the last
+    message of the batch, when the batch committed."""
+
+    batches: int = 0
+    messages: int = 0
+    events: int = 0
+    last_batch_size: int = 0
+    last_apply_ms: float = 0.0
+    last_lag_ms: float = 0.0
+    max_lag_ms: float = 0.0
+    backlog: int = 0  # messages the server still held for the feed at the last batch
+    started_at: float = 0.0
+
+
+class BatchProjectionRunner:
+    """Keeps the views of ``db`` up to date with the LEDGER stream.
+
+    ``start()`` resumes from the views' tracked position, ``stop(timeout)`` ends cleanly:
+    the batch in flight commits or, past the deadline, is interrupted and rolls back;
+    either way the next start resumes exactly where the committed state ends.
+    """
+
+    def __init__(
+        self,
+        db: ProjectionDB,
+        nc: NATS,
+        *,
+        stream: str = "LEDGER",
+        prefix: str = "hive.ledger",
+        views: Sequence[View] | None = None,
+        batch_size: int = 2000,
+        max_buffer: int = 20_000,
+        on_projected: OnProjected | None = None,
+    ) -> None:
+        self.db = db
+        self.nc = nc
+        self.stream = stream
+        self.prefix = prefix
+        self.batch_size = batch_size
+        self.max_buffer = max(max_buffer, 2 * batch_size)
+        self.on_projected = on_projected
+        self.projector = Projector(db, views if views is not None else default_views(), prefix)
+        self.stats = ProjectionStats()
+        self.error: BaseException | None = None
+        self._feed: LedgerFeed | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projector")
+        self._advanced = asyncio.Condition()
+        self._stopping = False
+
+    @property
+    def position(self) -> int:
+        """The last ledger position (stream sequence) applied to every view."""
+        return self.projector.position
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        if self._task is not None:
+            raise RuntimeError("the projection runner runs already")
+        start = self.position + 1
+        self._feed = LedgerFeed(
+            self.nc.jetstream(), self.stream, self.prefix, start, max_buffer=self.max_buffer
+        )
+        await self._feed.start()
+        self.stats.started_at = time.time()
+        self._task = asyncio.create_task(self._run(self._feed), name="projection-runner")
+        log.info(
+            "projection runner started",
+            extra={"stream": self.stream, "from_seq": start, "views": self.projector.positions,
+                   "rebuilt": self.projector.reset, "db": self.db.path},
+        )
+
+    async def _run(self, feed: LedgerFeed) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._stopping:
+                raws = await feed.take(self.batch_size, timeout=0.25)
+                if not raws or self._stopping:
+                    continue
+                result = await loop.run_in_executor(self._executor, self._apply, raws)
+                await self._after(result, feed.pending)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            self.error = err
+            log.exception(
+                "projection runner failed; views stay at their last committed batch",
+                extra={"position": self.position, "db": self.db.path},
+            )
+            async with self._advanced:
+                self._advanced.notify_all()
+
+    def _apply(self, raws: Sequence[RawMsg]) -> BatchResult:
+        return self.projector.apply(raws)
+
+    async def _after(self, result: BatchResult, backlog: int) -> None:
+        stats = self.stats
+        lag_ms = max(0.0, time.time() * 1000 - result.published_ns / 1e6)
+        stats.batches += 1
+        stats.messages += result.messages
+        stats.events += result.events
+        stats.last_batch_size = result.messages
+        stats.last_apply_ms = result.apply_ms
+        stats.last_lag_ms = lag_ms
+        stats.max_lag_ms = max(stats.max_lag_ms, lag_ms)
+        stats.backlog = backlog
+        log.debug(
+            "batch projected",
+            extra={"first_seq": result.first_seq, "last_seq": result.last_seq,
+                   "messages": result.messages, "events": result.events,
+                   "apply_ms": round(result.apply_ms, 2), "lag_ms": round(lag_ms, 1),
+                   "backlog": backlog},
+        )
+        async with self._advanced:
+            self._advanced.notify_all()
+        if self.on_projected is not None:
+            try:
+                outcome = self.on_projected(result.last_seq, result.txids)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:
+                log.exception("on_projected callback failed", extra={"last_seq": result.last_seq})
+
+    async def wait_for(self, seq: int, timeout: float) -> bool:
+        """Wait until every view has applied ``seq``; False on timeout or runner failure."""
+        async def reached() -> None:
+            async with self._advanced:
+                await self._advanced.wait_for(
+                    lambda: self.position >= seq or self.error is not None
+                )
+        try:
+            await asyncio.wait_for(reached(), timeout)
+        except TimeoutError:
+            return False
+        return self.position >= seq
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop reading, let the batch in flight finish until ``timeout``, then interrupt it."""
+        self._stopping = True
+        deadline = time.monotonic() + timeout
+        if self._feed is not None:
+            await self._feed.stop()
+        task = self._task
+        if task is not None and not task.done():
+            done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+            if not done:
+                log.warning("projection batch still running at the deadline; interrupting it")
+                self.db.interrupt_writer()
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+        log.info(
+            "projection runner stopped",
+            extra={"position": self.position, "batches": self.stats.batches,
+                   "events": self.stats.events, "db": self.db.path},
+        )
