@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -379,3 +380,12 @@ def test_any_single_byte_change_of_the_envelope_is_refused(
     changed[pos] ^= data.draw(st.integers(1, 255))
     with pytest.raises(LedgerError):
         open_envelope(bytes(changed), tx.chain_id)
+
+
+def test_open_envelope_on_two_threads() -> None:
+    """The sequencer opens envelopes on two threads at once: results must not mix."""
+    sealed = [seal(body(nonce=n, amount=n), SIGNER) for n in range(1, 401)]
+    with ThreadPoolExecutor(2) as pool:
+        opened = list(pool.map(lambda item: open_envelope(item[1], CHAIN), sealed))
+    assert [o.txid for o in opened] == [txid for txid, _ in sealed]
+    assert [o.body.amount for o in opened] == list(range(1, 401))
