@@ -12,9 +12,10 @@ Adding a kind takes a few lines::
     class Stake(Body, tag="stake"):
         amount: Amount
 
-Field types carry their meaning: a field typed ``Address`` gets its checksum checked and
-its errors reported as ADDRESS_INVALID, a field named ``amount`` must be typed ``Amount``
-(errors: AMOUNT_INVALID). ``register`` refuses a kind that breaks these rules, at import.
+Kinds live in this module, above the union built from ``KINDS``. Field types carry their
+meaning: a field typed ``Address`` gets its checksum checked and its errors reported as
+ADDRESS_INVALID, a field typed ``Amount`` reports AMOUNT_INVALID (and a field named
+``amount`` must be one). ``register`` refuses a kind that breaks these rules, at import.
 """
 
 from __future__ import annotations
@@ -117,28 +118,25 @@ def _role(annotation: Any) -> tuple[str, int]:
 
 
 def register(cls: type[Body]) -> type[Body]:
-    """Add a kind to ``KINDS``; checks that shared field names keep one meaning."""
+    """Add a kind to ``KINDS``. Refuses (TypeError, at import) a taken tag, a field named
+    ``amount`` not typed ``Amount``, and a field name whose role (address, amount, other)
+    differs from another kind's: error codes are chosen by field name."""
     tag = cls.__struct_config__.tag
     if not isinstance(tag, str) or tag in KINDS:
         raise TypeError(f"{cls.__name__}: kind tag {tag!r} is missing or taken")
     hints = typing.get_type_hints(cls, include_extras=True)
-    addresses: list[str] = []
-    limits: list[tuple[str, int]] = []
-    for name in cls.__struct_fields__:
-        role, limit = _role(hints[name])
-        if (name == "amount") != (role == "amount"):
-            raise TypeError(f"{cls.__name__}.{name}: only a field named amount is an Amount")
-        if _FIELD_ROLES.setdefault(name, role) != role:
+    roles = {name: _role(hints[name]) for name in cls.__struct_fields__}
+    for name, (role, _) in roles.items():
+        if name == "amount" and role != "amount":
+            raise TypeError(f"{cls.__name__}.amount must be typed Amount")
+        if _FIELD_ROLES.get(name, role) != role:
             raise TypeError(
-                f"{cls.__name__}.{name}: {name!r} is a {role} here but a "
-                f"{_FIELD_ROLES[name]} in another kind"
+                f"{cls.__name__}.{name}: the field's role is {role!r} here but "
+                f"{_FIELD_ROLES[name]!r} in another kind"
             )
-        if role == "address":
-            addresses.append(name)
-        if limit:
-            limits.append((name, limit))
-    cls.address_fields = tuple(addresses)
-    cls.utf8_limits = tuple(limits)
+    _FIELD_ROLES.update((name, role) for name, (role, _) in roles.items())
+    cls.address_fields = tuple(n for n, (role, _) in roles.items() if role == "address")
+    cls.utf8_limits = tuple((n, limit) for n, (_, limit) in roles.items() if limit)
     KINDS[tag] = cls
     return cls
 
