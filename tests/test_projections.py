@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -305,3 +306,53 @@ async def test_stop_meets_its_deadline_and_restart_resumes(
         assert runner.position == stopped_at
         await project_all(ledger, db, last)
         assert db.tracking.max_tracking_id("events") == last
+
+
+CHILD = """
+import asyncio, sys
+import nats
+from projections import BatchProjectionRunner, open_projection_db
+
+async def main(url, stream, prefix, path):
+    nc = await nats.connect(url)
+    db = open_projection_db(path)
+    runner = BatchProjectionRunner(db, nc, stream=stream, prefix=prefix, batch_size=20,
+        on_projected=lambda seq, txids: print("projected", seq, flush=True))
+    await runner.start()
+    await asyncio.sleep(60)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_exactly_once_after_kill_9(
+    ledger: Ledger, sample: SampleLedger, tmp_path: Path, nats_server: EmbeddedNatsServer
+) -> None:
+    """A projector process killed with SIGKILL mid-run: the file holds whole batches only,
+    and a restart ends identical to a clean run."""
+    last = await ledger.publish(messages_for(sample, ledger.prefix))
+    path = tmp_path / "killed.duckdb"
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, nats_server.url, ledger.stream, ledger.prefix, str(path),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    reported = 0
+    while reported < last // 3:
+        line = await asyncio.wait_for(child.stdout.readline(), 30)
+        assert line, "the child projector ended early"
+        reported = int(line.split()[1])
+    child.kill()
+    await child.wait()
+    with open_projection_db(path) as db:
+        positions = set(db.tracking.positions().values())
+        assert len(positions) == 1  # every view at the same batch boundary
+        position = positions.pop()
+        assert reported <= position < last
+        with db.cursor() as con:
+            assert q(con, "SELECT count(*), max(seq) FROM events") == [(position, position)]
+        await project_all(ledger, db, last)
+        resumed = dump(db)
+    with open_projection_db(tmp_path / "clean.duckdb") as db:
+        await project_all(ledger, db, last)
+        assert dump(db) == resumed
