@@ -13,7 +13,8 @@ from pathlib import Path
 import nats
 from aiohttp import web
 from nats.aio.client import Client as NATS
-from projections.node_reads import ProjectionReads, start_projector
+from gateways.http.reads import ProjectionReads
+from projections import BatchProjectionRunner, ProjectionDB, open_projection_db
 
 from domain.handlers import create_chain
 from gateways.http.server import build_app
@@ -56,6 +57,8 @@ class Node:
     sequencer: Sequencer | None = None
     intake: JetStreamIntakeSource | None = None
     reads: ProjectionReads | None = None
+    db: ProjectionDB | None = None
+    runner: BatchProjectionRunner | None = None
     http: web.AppRunner | None = None
     genesis: Genesis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -139,16 +142,18 @@ class Node:
         self.threads.append(thread)
 
     async def _start_projections(self) -> None:
-        assert self.genesis is not None
+        assert self.genesis is not None and self.nc is not None
         self.waiters = DecisionWaiters(asyncio.get_running_loop())
-        self.reads = await asyncio.to_thread(
-            start_projector,
-            self.settings.data_dir / "projections.duckdb",
-            self.nats_url,
-            self.settings.ledger_stream,
-            self.genesis.chain_id,
-            self.waiters.resolve_threadsafe,
+        path = self.settings.data_dir / "projections.duckdb"
+        self.db = await asyncio.to_thread(open_projection_db, path)
+        self.runner = BatchProjectionRunner(
+            self.db,
+            self.nc,
+            stream=self.settings.ledger_stream,
+            on_projected=lambda _seq, txids: self.waiters.resolve(txids),
         )
+        await self.runner.start()
+        self.reads = ProjectionReads(self.db, self.runner, self.genesis.chain_id)
 
     async def _start_http(self) -> None:
         assert self.nc is not None and self.reads is not None and self.genesis is not None
@@ -169,8 +174,10 @@ class Node:
             await self.http.cleanup()
         for thread in self.threads:
             await asyncio.to_thread(thread.join, 10)
-        if self.reads is not None:
-            await asyncio.to_thread(self.reads.close)
+        if self.runner is not None:
+            await self.runner.stop(timeout=5.0)
+        if self.db is not None:
+            await asyncio.to_thread(self.db.close)
         if self.intake is not None:
             await asyncio.to_thread(self.intake.close)
         if self.app is not None:

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -106,7 +107,27 @@ class EmbeddedNatsServer:
             "  sync_interval: always\n"
             "}\n"
             "max_payload: 8MB\n"
+            f'pid_file: "{self.pid_file}"\n'
         )
+
+    @property
+    def pid_file(self) -> str:
+        return str(self.store_dir / "nats-server.pid").replace("\\", "/")
+
+    def _stop_orphan(self) -> None:
+        """A server left running by a node that was killed outright holds the store: end it."""
+        path = Path(self.pid_file)
+        try:
+            pid = int(path.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if str(self.store_dir).encode() in cmdline:
+            log.warning("stopping nats-server %d left running on %s", pid, self.store_dir)
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     def start(self, timeout: float = 15.0) -> EmbeddedNatsServer:
         self.binary = self.binary or find_binary()
@@ -114,11 +135,15 @@ class EmbeddedNatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port(self.host)
+        self._stop_orphan()
         conf = self.store_dir / "nats-server.conf"
         conf.write_text(self.config_text())
         logfile = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [self.binary, "-c", str(conf)], stdout=logfile, stderr=subprocess.STDOUT
+            [self.binary, "-c", str(conf)],
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the node, which stops the server last
         )
         logfile.close()
         self._wait_ready(timeout)

@@ -17,7 +17,7 @@ from rich.table import Table
 from domain.errors import ErrorCode, LedgerError
 from gateways.sdk.node_http import DEFAULT_NODE, NodeHTTP
 
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 
 NodeOption = typer.Option(DEFAULT_NODE, "--node", envvar="HIVELEDGER_NODE", help="Node URL.")
@@ -72,7 +72,7 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None, title: s
     columns = columns or (list(rows[0]) if rows else [])
     out = Table(title=title or None)
     for column in columns:
-        out.add_column(column)
+        out.add_column(column, overflow="fold")
     for row in rows:
         out.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
     console.print(out)

@@ -1,0 +1,96 @@
+"""The real path, measured: a node in its own process (so it has its own GIL), envelopes
+published to INTAKE as any integrator would, done when DuckDB has every decision."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+
+from gateways.bench.workload import Workload
+from gateways.sdk.node_http import NodeHTTP
+from streams.keystore import Keystore
+from streams.server import free_port
+
+POLL_S = 0.1
+
+
+@dataclass
+class EndToEnd:
+    tx_per_s: float
+    accepted: int
+    rejected: int
+    seconds: float
+    lag_p50_ms: float
+    lag_p99_ms: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    node_metrics: dict[str, float]
+
+
+def start_node(home: Path, nats_url: str, treasury_words: str) -> tuple[subprocess.Popen[bytes], str]:
+    Keystore(home).create("treasury", treasury_words, "")
+    port = free_port()
+    env = {**os.environ, "HIVELEDGER_HOME": str(home), "HIVELEDGER_PASSWORD": ""}
+    log = open(home / "node.log", "wb")  # noqa: SIM115 - the child keeps it
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateways.cli.main", "node", "--dev", "--data", str(home / "data"),
+         "--nats", nats_url, "--http", f"127.0.0.1:{port}", "--log-level", "WARNING"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    client = NodeHTTP(url, timeout=2)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"node exited at start: see {home / 'node.log'}")
+        try:
+            client.chain()
+            return process, url
+        except Exception:
+            time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError("node did not come up within 60 s")
+
+
+async def publish_all(
+    nats_url: str, workload: Workload, progress: Callable[[int], None]
+) -> dict[str, float]:
+    """Publish every envelope to INTAKE; returns txid -> submit time (epoch seconds)."""
+    submitted: dict[str, float] = {}
+    nc = await nats.connect(nats_url, name="hiveledger-bench-client")
+    try:
+        js = nc.jetstream(publish_async_max_pending=4000)
+        for i, (txid, envelope) in enumerate(zip(workload.txids, workload.envelopes, strict=True)):
+            submitted[txid] = time.time()
+            await js.publish_async(
+                "hive.intake.transfer", envelope, headers={"Nats-Msg-Id": txid}, wait_stall=60
+            )
+            if i % 1000 == 999:
+                progress(1000)
+        await asyncio.wait_for(js.publish_async_completed(), 300)
+        progress(workload.size % 1000)
+    finally:
+        await nc.close()
+    return submitted
+
+
+def wait_projected(node: NodeHTTP, expected: int, timeout: float, progress: Callable[[int], None]) -> None:
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while time.monotonic() < deadline:
+        count = int(node.sql("SELECT count(*) FROM transactions")["rows"][0][0])
+        if count > seen:
+            progress(count - seen)
+            seen = count
+        if count >= expected:
+            return
+        time.sleep(POLL_S)
+    raise TimeoutError(f"only {seen} of {expected} transactions projected in {timeout}s")
