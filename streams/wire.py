@@ -317,6 +317,8 @@ def decode_error(exc: Exception, data: bytes) -> LedgerError:
         )
     if path == ".kind":
         got = msg.removeprefix("Invalid value ") if msg.startswith("Invalid value") else None
+        if got and got.strip("'\"") in KINDS:  # a second, different "kind" key
+            return LedgerError(ErrorCode.BODY_MALFORMED, "key `kind` appears twice in one object")
         what = f"unknown kind {got}" if got else "field `kind` must be a string"
         return LedgerError(ErrorCode.KIND_UNKNOWN, f"{what}; known kinds: {_known_kinds()}")
     if msg.startswith("Object missing required field") and named:

@@ -210,6 +210,7 @@ def test_signature_checked_before_body() -> None:
         (b"42", "JSON object"),
         (body(memo="X").replace(b"X", b"\xff"), "UTF-8"),
         (body()[:-1] + b', "amount": 5000}', "`amount` appears twice"),
+        (body()[:-1] + b', "kind": "mint"}', "`kind` appears twice"),
         (body()[:-1] + b', "amount": 5000, "memo": "\\u00e9"}', "`amount` appears twice"),
         (body() + b" x", "not valid JSON"),
     ],
