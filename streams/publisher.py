@@ -23,7 +23,8 @@ class SubmitResult(msgspec.Struct, frozen=True):
 class DecisionWaiters:
     """Futures keyed by txid, resolved when the projector has the transaction's record.
 
-    ``resolve`` is called from the projector's thread through ``call_soon_threadsafe``.
+    ``resolve`` runs on the waiters' own loop (the projection runner's callback);
+    ``resolve_threadsafe`` from any other thread.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -32,9 +33,11 @@ class DecisionWaiters:
 
     def resolve_threadsafe(self, txids: list[str]) -> None:
         if self._waiting:
-            self.loop.call_soon_threadsafe(self._resolve, txids)
+            self.loop.call_soon_threadsafe(self.resolve, txids)
 
-    def _resolve(self, txids: list[str]) -> None:
+    def resolve(self, txids: list[str]) -> None:
+        if not self._waiting:
+            return
         for txid in txids:
             for future in self._waiting.pop(txid, ()):
                 if not future.done():
