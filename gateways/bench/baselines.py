@@ -32,10 +32,15 @@ async def raw_jetstream(url: str, workload: Workload, progress: Callable[[int], 
     nc = await nats.connect(url, name="hiveledger-bench-raw")
     try:
         await delete_stream(nc, RAW_STREAM)
-        await ensure_stream(nc, {
-            "name": RAW_STREAM, "subjects": ["bench.raw.>"], "storage": "file",
-            "duplicate_window": 120_000_000_000,
-        })
+        await ensure_stream(
+            nc,
+            {
+                "name": RAW_STREAM,
+                "subjects": ["bench.raw.>"],
+                "storage": "file",
+                "duplicate_window": 120_000_000_000,
+            },
+        )
         js = nc.jetstream(publish_async_max_pending=4000)
         started = time.perf_counter()
         for i, (txid, envelope) in enumerate(zip(workload.txids, workload.envelopes, strict=True)):
@@ -56,14 +61,14 @@ async def raw_jetstream(url: str, workload: Workload, progress: Callable[[int], 
 def eventsourcing_sqlite(
     db_path: Path, workload: Workload, progress: Callable[[int], None]
 ) -> tuple[float, int]:
-    app = LedgerApplication(env={
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(db_path),
-    })
-    treasury = workload.treasury.address
-    genesis = create_chain(
-        workload.chain_id, treasury, {treasury: 10**18}, app.load_wallet
+    app = LedgerApplication(
+        env={
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(db_path),
+        }
     )
+    treasury = workload.treasury.address
+    genesis = create_chain(workload.chain_id, treasury, {treasury: 10**18}, app.load_wallet)
     app.record(genesis.changed.values())
     chain = genesis.chain
     accepted = 0
@@ -72,9 +77,15 @@ def eventsourcing_sqlite(
         item = check(IntakeMessage(i + 1, "hive.intake.transfer", envelope), workload.chain_id)
         assert isinstance(item, OpenedTx), item
         book = Book(chain, app.load_wallet)
-        fields = {"txid": item.txid, "kind": item.body.kind, "signer": item.body.signer,
-                  "nonce": item.body.nonce, "envelope": recorded_envelope(envelope),
-                  "intake_seq": i + 1, "sequenced_at": 0}
+        fields = {
+            "txid": item.txid,
+            "kind": item.body.kind,
+            "signer": item.body.signer,
+            "nonce": item.body.nonce,
+            "envelope": recorded_envelope(envelope),
+            "intake_seq": i + 1,
+            "sequenced_at": 0,
+        }
         try:
             execute(to_command(item, 0), book)
             record = TxRecord(status=ACCEPTED, **fields)

@@ -30,20 +30,35 @@ class EndToEnd:
     seconds: float
     lag_p50_ms: float
     lag_p99_ms: float
-    latency_p50_ms: float
-    latency_p99_ms: float
     node_metrics: dict[str, float]
 
 
-def start_node(home: Path, nats_url: str, treasury_words: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_node(
+    home: Path, nats_url: str, treasury_words: str
+) -> tuple[subprocess.Popen[bytes], str]:
     Keystore(home).create("treasury", treasury_words, "")
     port = free_port()
     env = {**os.environ, "HIVELEDGER_HOME": str(home), "HIVELEDGER_PASSWORD": ""}
     log = open(home / "node.log", "wb")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateways.cli.main", "node", "--dev", "--data", str(home / "data"),
-         "--nats", nats_url, "--http", f"127.0.0.1:{port}", "--log-level", "WARNING"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "gateways.cli.main",
+            "node",
+            "--dev",
+            "--data",
+            str(home / "data"),
+            "--nats",
+            nats_url,
+            "--http",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "WARNING",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     client = NodeHTTP(url, timeout=2)
@@ -82,7 +97,9 @@ async def publish_all(
     return submitted
 
 
-def wait_projected(node: NodeHTTP, expected: int, timeout: float, progress: Callable[[int], None]) -> None:
+def wait_projected(
+    node: NodeHTTP, expected: int, timeout: float, progress: Callable[[int], None]
+) -> None:
     deadline = time.monotonic() + timeout
     seen = 0
     while time.monotonic() < deadline:
@@ -94,3 +111,63 @@ def wait_projected(node: NodeHTTP, expected: int, timeout: float, progress: Call
             return
         time.sleep(POLL_S)
     raise TimeoutError(f"only {seen} of {expected} transactions projected in {timeout}s")
+
+
+def node_counters(node: NodeHTTP) -> dict[str, float]:
+    import urllib.request
+
+    with urllib.request.urlopen(node.url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("hiveledger_") and " " in line:
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def run_end_to_end(
+    home: Path,
+    nats_url: str,
+    treasury_words: str,
+    workload: Workload,
+    publish_progress: Callable[[int], None],
+    project_progress: Callable[[int], None],
+) -> EndToEnd:
+    process, url = start_node(home, nats_url, treasury_words)
+    node = NodeHTTP(url, timeout=30)
+    try:
+        started = time.perf_counter()
+        asyncio.run(publish_all(nats_url, workload, publish_progress))
+        wait_projected(node, workload.size, timeout=1800, progress=project_progress)
+        seconds = time.perf_counter() - started
+        lag50, lag99 = (
+            float(x)
+            for x in node.sql(
+                "SELECT quantile_cont(epoch_ms(projected_at) - sequenced_at, [0.5, 0.99])[1], "
+                "quantile_cont(epoch_ms(projected_at) - sequenced_at, [0.5, 0.99])[2] "
+                "FROM transactions"
+            )["rows"][0]
+        )
+        accepted, rejected = (
+            int(x)
+            for x in node.sql(
+                "SELECT count(*) FILTER (status = 'accepted'), count(*) FILTER (status = 'rejected') "
+                "FROM transactions"
+            )["rows"][0]
+        )
+        return EndToEnd(
+            tx_per_s=workload.size / seconds,
+            accepted=accepted,
+            rejected=rejected,
+            seconds=seconds,
+            lag_p50_ms=lag50,
+            lag_p99_ms=lag99,
+            node_metrics=node_counters(node),
+        )
+    finally:
+        process.send_signal(2)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()

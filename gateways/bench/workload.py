@@ -53,8 +53,12 @@ def make_workload(
     for key in keys:
         treasury_nonce += 1
         txid, envelope = transactions.transfer(
-            treasury, chain_id=chain_id, to=key.address, amount=FUND_UNITS,
-            nonce=treasury_nonce, created_at=created_at,
+            treasury,
+            chain_id=chain_id,
+            to=key.address,
+            amount=FUND_UNITS,
+            nonce=treasury_nonce,
+            created_at=created_at,
         )
         envelopes.append(envelope)
         txids.append(txid)
@@ -63,8 +67,12 @@ def make_workload(
         src, dst = rng.sample(keys, 2)
         nonces[src.address] += 1
         txid, envelope = transactions.transfer(
-            src, chain_id=chain_id, to=dst.address, amount=rng.randint(1, MAX_TRANSFER_UNITS),
-            nonce=nonces[src.address], created_at=created_at + i,
+            src,
+            chain_id=chain_id,
+            to=dst.address,
+            amount=rng.randint(1, MAX_TRANSFER_UNITS),
+            nonce=nonces[src.address],
+            created_at=created_at + i,
         )
         envelopes.append(envelope)
         txids.append(txid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gateways.cli import ledger_cmds, node_cmd, wallet_cmds
+from gateways.cli import bench_cmd, ledger_cmds, node_cmd, wallet_cmds
 
 app = typer.Typer(
     name="hiveledger",
@@ -19,6 +19,7 @@ app.command("transfer")(ledger_cmds.transfer)
 app.command("mint")(ledger_cmds.mint)
 app.command("tx")(ledger_cmds.tx)
 app.command("sql")(ledger_cmds.sql)
+app.command("bench")(bench_cmd.bench)
 
 
 def main() -> None:

@@ -1,0 +1,32 @@
+"""hiveledger bench: measure the real path against raw JetStream and eventsourcing+SQLite."""
+
+from __future__ import annotations
+
+import typer
+
+from gateways.cli.common import JsonOption, emit, table
+
+
+def bench(
+    n: int = typer.Option(100_000, "-n", "--transactions", help="Signed transfers to submit."),
+    wallets: int = typer.Option(1_000, "--wallets", help="Wallets they move money among."),
+    baseline_n: int = typer.Option(
+        0, "--baseline-n", help="Transfers for the eventsourcing+SQLite baseline (0: all)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Submit N signed transfers through a fresh node and report rates side by side."""
+    from gateways.bench.run import run_bench
+
+    if not 2 <= wallets <= n:
+        raise typer.BadParameter("need 2 <= --wallets <= -n")
+    report = run_bench(n, wallets, baseline_n or None, quiet=as_json)
+    emit(
+        report,
+        as_json,
+        lambda r: table(
+            [{"figure": k, "value": v} for k, v in r.items()],
+            ["figure", "value"],
+            "hiveledger bench",
+        ),
+    )
