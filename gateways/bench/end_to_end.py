@@ -152,8 +152,8 @@ def run_end_to_end(
         accepted, rejected = (
             int(x)
             for x in node.sql(
-                "SELECT count(*) FILTER (status = 'accepted'), count(*) FILTER (status = 'rejected') "
-                "FROM transactions"
+                "SELECT count(*) FILTER (status = 'accepted'), "
+                "count(*) FILTER (status = 'rejected') FROM transactions"
             )["rows"][0]
         )
         return EndToEnd(

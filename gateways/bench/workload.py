@@ -46,12 +46,10 @@ def make_workload(
     rng = random.Random(seed)
     keys = [bench_keypair(f"{seed}/{i}") for i in range(wallets)]
     nonces = dict.fromkeys((k.address for k in keys), 0)
-    treasury_nonce = 0
     envelopes: list[bytes] = []
     txids: list[str] = []
     created_at = 1_700_000_000_000
-    for key in keys:
-        treasury_nonce += 1
+    for treasury_nonce, key in enumerate(keys, start=1):
         txid, envelope = transactions.transfer(
             treasury,
             chain_id=chain_id,
