@@ -12,13 +12,15 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from domain.errors import ErrorCode, LedgerError
 from gateways.sdk.node_http import DEFAULT_NODE, NodeHTTP
 
 console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # one line per error, never wrapped
 
 NodeOption = typer.Option(DEFAULT_NODE, "--node", envvar="HIVELEDGER_NODE", help="Node URL.")
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
@@ -44,7 +46,8 @@ def password(confirm: bool = False) -> str:
 
 
 def fail(code: ErrorCode, message: str, exit_code: int = EXIT_ERROR) -> NoReturn:
-    err_console.print(f"[red]error[/red]: {code.code}: {message}", highlight=False)
+    # The message may quote user input (a name, an SQL text): print it as text, not markup.
+    err_console.print(f"[red]error[/red]: {code.code}: {escape(message)}", highlight=False)
     raise typer.Exit(exit_code)
 
 
@@ -71,8 +74,9 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None] | None = None) 
 def table(rows: list[dict[str, Any]], columns: list[str] | None = None, title: str = "") -> None:
     columns = columns or (list(rows[0]) if rows else [])
     out = Table(title=title or None)
+    # Cells are data (memos, SQL results), never rich markup: "[/b]" in a memo must print.
     for column in columns:
-        out.add_column(column, overflow="fold")
+        out.add_column(Text(column), overflow="fold")
     for row in rows:
-        out.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        out.add_row(*(Text("" if row.get(c) is None else str(row.get(c))) for c in columns))
     console.print(out)

@@ -45,7 +45,8 @@ def balance(
         wallet,
         as_json,
         lambda w: console.print(
-            f"{w['address']}  {w['balance_tokens']} tokens ({w['balance']} units), nonce {w['nonce']}",
+            f"{w['address']}  {w['balance_tokens']} tokens ({w['balance']} units), "
+            f"nonce {w['nonce']}",
             highlight=False,
         ),
     )
@@ -63,6 +64,7 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
                 else f"rejected: {r.get('code')}: {r.get('reason')}"
             ),
             highlight=False,
+            markup=False,
         ),
     )
     if result.get("status") == "rejected":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -19,20 +20,36 @@ class NodeHTTP:
         self.timeout = timeout
 
     def _call(self, method: str, path: str, body: bytes | None = None) -> Any:
-        request = urllib.request.Request(
-            self.url + path,
-            data=body,
-            method=method,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-        )
+        try:
+            request = urllib.request.Request(
+                self.url + path,
+                data=body,
+                method=method,
+                headers={"Content-Type": "application/json", "Accept": "application/json"},
+            )
+        except ValueError as error:  # e.g. "not a url": no scheme at all
+            raise LedgerError(
+                ErrorCode.UNAVAILABLE, f"{self.url!r} is not a node URL: {error}"
+            ) from None
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read())
+                raw = response.read()
         except urllib.error.HTTPError as error:
             raise _as_ledger_error(error) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        except http.client.HTTPException as error:  # not HTTP at all, e.g. the NATS port
+            raise LedgerError(
+                ErrorCode.UNAVAILABLE,
+                f"{self.url} did not answer in HTTP ({type(error).__name__}): is it a node?",
+            ) from None
+        except (OSError, ValueError) as error:  # URLError, refused, reset, timeout
             raise LedgerError(
                 ErrorCode.UNAVAILABLE, f"cannot reach the node at {self.url}: {error}"
+            ) from None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise LedgerError(
+                ErrorCode.UNAVAILABLE, f"{self.url} answered, but not with JSON: is it a node?"
             ) from None
 
     def chain(self) -> dict[str, Any]:
