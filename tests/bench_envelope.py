@@ -4,9 +4,9 @@
 
 Distinct signed transfers (each its own body; signers and recipients drawn from pools,
 or every recipient new with --recipients 0) are opened exactly as the sequencer opens
-them. Also printed: the rate of the bare libsodium verify on the same messages, and the
-Python time per transaction outside it (which holds the GIL, so it is what limits
-scaling across threads). Other processes on the machine skew the figures: run it idle.
+them. Also printed: CPU time per transaction, how many cores each run really got, and
+the rate of the bare libsodium verify on the same messages (the part that releases the
+GIL). Other processes on the machine skew the figures: run it on an idle machine.
 """
 
 from __future__ import annotations
@@ -49,24 +49,28 @@ def make(count: int, signers: int, recipients: int = 0) -> list[bytes]:
     return out
 
 
-def run(envelopes: list[bytes], threads: int) -> float:
-    """Seconds to open all ``envelopes`` split evenly over ``threads`` threads."""
+def run(envelopes: list[bytes], threads: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the threads) to open all ``envelopes`` split evenly
+    over ``threads`` threads. CPU/wall tells how many cores the run really got."""
     chunks = [envelopes[i::threads] for i in range(threads)]
     barrier = threading.Barrier(threads + 1)
+    cpu = [0.0] * threads
 
-    def work(chunk: list[bytes]) -> None:
+    def work(index: int) -> None:
         barrier.wait()
-        for raw in chunk:
+        start = time.thread_time()
+        for raw in chunks[index]:
             open_envelope(raw, CHAIN)
+        cpu[index] = time.thread_time() - start
 
-    workers = [threading.Thread(target=work, args=(c,)) for c in chunks]
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
     for w in workers:
         w.start()
     barrier.wait()
     start = time.perf_counter()
     for w in workers:
         w.join()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, sum(cpu)
 
 
 def verify_only(envelopes: list[bytes]) -> float:
@@ -92,16 +96,18 @@ def main() -> None:
     args = parser.parse_args()
     envelopes = make(args.count, args.signers, args.recipients)
     run(envelopes[:1000], 1)  # warm caches
-    one = min(run(envelopes, 1) for _ in range(args.repeat))
-    two = min(run(envelopes, 2) for _ in range(args.repeat))
+    one, one_cpu = min(run(envelopes, 1) for _ in range(args.repeat))
+    two, two_cpu = min(run(envelopes, 2) for _ in range(args.repeat))
     bare = min(verify_only(envelopes) for _ in range(args.repeat))
     n = len(envelopes)
     print(f"cpus: {os.cpu_count()}  envelopes: {n}  signers: {args.signers}  "
           f"recipients: {args.recipients or 'all fresh'}  best of {args.repeat}")  # fmt: skip
-    print(f"open_envelope, 1 thread : {n / one:9.0f} tx/s  ({one / n * 1e6:6.1f} us/tx)")
-    print(f"open_envelope, 2 threads: {n / two:9.0f} tx/s")
-    print(f"libsodium verify alone  : {n / bare:9.0f} tx/s  ({bare / n * 1e6:6.1f} us/tx)")
-    print(f"python work outside verify: {(one - bare) / n * 1e6:.1f} us/tx (holds the GIL)")
+    print(f"open_envelope, 1 thread : {n / one:7.0f} tx/s  {one_cpu / n * 1e6:6.1f} CPU us/tx  "
+          f"cores used {one_cpu / one:.2f}")  # fmt: skip
+    print(f"open_envelope, 2 threads: {n / two:7.0f} tx/s  {two_cpu / n * 1e6:6.1f} CPU us/tx  "
+          f"cores used {two_cpu / two:.2f}")  # fmt: skip
+    print(f"libsodium verify alone  : {n / bare:7.0f} tx/s  {bare / n * 1e6:6.1f} us/tx")
+    print("(cores used < threads: other processes had the CPU, or threads waited on the GIL)")
 
 
 if __name__ == "__main__":
