@@ -1,10 +1,12 @@
-"""Apply decoded LEDGER batches to the views, each batch in ONE DuckDB transaction.
+"""Apply LEDGER batches to the views, each batch in ONE DuckDB transaction.
 
-Every view keeps its own tracking position (application name = view name). A batch's
-rows and the new positions of every view it touched commit together, so a crash leaves
-each view exactly at a batch boundary: nothing applied twice, nothing skipped. A view
-added later (or rebuilt after a version change) starts at 0 and catches up while the
-others skip what they already have.
+Per batch: the messages are staged with one appender flush into the writer connection's
+TEMP table ``ledger_batch``; each view then applies the part after its own position with
+set-based SQL (DuckDB runs it in C++, without the GIL, leaving Python time to the NATS
+feed); the views' new tracking positions are written; one commit. A crash leaves every
+view exactly at a batch boundary: nothing applied twice, nothing skipped. A view added
+later (or rebuilt after a version change) starts at 0 and catches up while the others
+skip what they already have.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import duckdb
 from eventsourcing.persistence import Tracking
 
 from projections.db import ProjectionDB
-from projections.records import RawMsg, decode_batch
+from projections.records import Batch, ProjectionError, RawMsg, stage_rows
 from projections.tracking import read_positions, record_positions
-from projections.views.base import View
+from projections.views.base import BATCH_EVENTS, BODY_MACRO, STAGE_DDL, View
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,9 @@ class BatchResult:
     first_seq: int
     last_seq: int
     messages: int
-    events: int
+    events: int  # messages that are events (the rest is bookkeeping)
     txids: list[str] = field(default_factory=list)
-    apply_ms: float = 0.0  # decode + DuckDB transaction
+    apply_ms: float = 0.0  # staging, views, tracking and commit
     published_ns: int = 0  # JetStream timestamp of the batch's last message
 
 
@@ -50,10 +52,11 @@ class Projector:
         self.db = db
         self.views = list(views)
         self.prefix = prefix
+        con = db.writer
+        for statement in (STAGE_DDL, BATCH_EVENTS.format(start=len(prefix) + 2), BODY_MACRO):
+            con.execute(statement)
         self.reset = db.install(self.views)
-        for view in self.views:
-            view.prepare(db.writer)
-        stored = read_positions(db.writer, names)
+        stored = read_positions(con, names)
         self.positions: dict[str, int] = {name: stored.get(name, 0) for name in names}
 
     @property
@@ -62,32 +65,59 @@ class Projector:
         return min(self.positions.values(), default=0)
 
     def apply(self, raws: Sequence[RawMsg]) -> BatchResult:
-        """Decode and apply consecutive messages; all or nothing."""
+        """Apply consecutive messages to every view that has not got them; all or nothing."""
         started = time.perf_counter()
-        batch = decode_batch(raws, self.prefix)
+        batch = Batch(raws, self.prefix)
+        rows = stage_rows(raws, self.prefix)
         con = self.db.writer
         moved: dict[str, int] = {}
         con.begin()
         try:
+            with con.appender("ledger_batch") as appender:
+                appender.append_rows(rows)
             for view in self.views:
                 position = self.positions[view.name]
                 if batch.last_seq <= position:
                     continue
                 view.apply(con, batch.after(position))
                 moved[view.name] = batch.last_seq
+            con.execute("DELETE FROM ledger_batch")
             record_positions(con, [Tracking(name, seq) for name, seq in moved.items()])
             con.commit()
+        except duckdb.InterruptException:
+            self._rollback()
+            raise
+        except duckdb.Error as err:
+            culprit = self._culprit()
+            self._rollback()
+            raise ProjectionError(
+                f"batch {batch.first_seq}..{batch.last_seq}{culprit}: {err}"
+            ) from err
         except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                con.rollback()
+            self._rollback()
             raise
         self.positions.update(moved)
         return BatchResult(
             first_seq=batch.first_seq,
             last_seq=batch.last_seq,
             messages=len(raws),
-            events=len(batch.events),
+            events=sum(1 for row in rows if row[2] is not None),
             txids=batch.txids(),
             apply_ms=(time.perf_counter() - started) * 1000,
             published_ns=batch.published_ns,
         )
+
+    def _culprit(self) -> str:
+        """Name the first staged message whose data is not JSON, if that is what failed."""
+        with contextlib.suppress(duckdb.Error):
+            row = self.db.writer.execute(
+                "SELECT min(seq) FROM ledger_batch WHERE topic IS NOT NULL "
+                "AND NOT json_valid(data)"
+            ).fetchone()
+            if row and row[0] is not None:
+                return f" (seq {row[0]}: data is not JSON)"
+        return ""
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.db.writer.rollback()

@@ -1,25 +1,27 @@
-"""LEDGER messages as the projections see them: decoded events, commit records, batches.
+"""LEDGER messages as the projections see them: raw messages, the batch, decoded events.
 
-The wire format (one JetStream message per domain event, written by streams/):
+The wire format (one JetStream message per domain event, written by streams/persistence.py):
 
 - subject ``<prefix>.<aggregate id>``, the aggregate id being ``<type>.<key>``;
 - headers ``Hive-Topic`` (the event's topic, ``domain.wallet:Wallet.Credited``) and
-  ``Hive-Version`` (the aggregate version); the last message of each atomic batch may carry
+  ``Hive-Version`` (the aggregate version); the last message of each atomic batch carries
   ``Hive-Commit``, the JSON commit record of the hash chain;
 - data: the eventsourcing JSONTranscoder encoding of the event state.
 
-Subjects ``<prefix>._<anything>`` are the ledger's bookkeeping (tracking records, commit
-records published on their own subject): they are never events. The ledger is trusted:
+Subjects ``<prefix>._<anything>`` are the ledger's bookkeeping (tracking records, or a
+commit record published on ``<prefix>._commit``): never events. The ledger is trusted:
 nothing here verifies signatures or the hash chain (streams/commit_chain.py does that).
+
+Each batch is staged once into a TEMP table of the writer connection (``ledger_batch``,
+one appender flush); the views read it with SQL through the TEMP view ``batch_events``.
+Views that prefer Python call ``Batch.of(aggregate_type)``, which decodes lazily.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import msgspec
@@ -28,6 +30,7 @@ TOPIC_HEADER = "Hive-Topic"
 VERSION_HEADER = "Hive-Version"
 COMMIT_HEADER = "Hive-Commit"
 COMMIT_SUBJECT = "_commit"
+DECIDED_TOPIC_SUFFIX = ":TxRecord.Decided"
 
 _json_decode = msgspec.json.Decoder().decode
 json_encode = msgspec.json.Encoder().encode
@@ -47,8 +50,40 @@ class RawMsg(NamedTuple):
     published_ns: int  # the JetStream storage timestamp, unix ns (0 if unknown)
 
 
+StageRow = tuple[int, str, str | None, int | None, str | None, str | None]
+
+
+def stage_rows(raws: Sequence[RawMsg], prefix: str) -> list[StageRow]:
+    """``ledger_batch`` rows: (seq, subject, topic, version, data, commit record).
+
+    Bookkeeping messages get no topic (so no view takes them for events); a commit record,
+    in a header or on ``<prefix>._commit``, lands in the last column.
+    """
+    rows: list[StageRow] = []
+    start = len(prefix) + 1
+    for raw in raws:
+        headers = raw.headers or {}
+        commit = headers.get(COMMIT_HEADER)
+        if raw.subject.startswith("_", start):
+            if raw.subject[start:] == COMMIT_SUBJECT:
+                commit = raw.data.decode("utf-8", "replace")
+            rows.append((raw.seq, raw.subject, None, None, None, commit))
+            continue
+        topic, version = headers.get(TOPIC_HEADER), headers.get(VERSION_HEADER)
+        if topic is None or version is None or not version.isdigit():
+            raise ProjectionError(f"seq {raw.seq} ({raw.subject}): event without topic or version")
+        try:
+            data = raw.data.decode()
+        except UnicodeDecodeError:
+            raise ProjectionError(f"seq {raw.seq} ({raw.subject}): data is not UTF-8") from None
+        rows.append((raw.seq, raw.subject, topic, int(version), data, commit))
+    return rows
+
+
 @dataclass(slots=True)
 class LedgerEvent:
+    """A decoded event, for views written in Python."""
+
     seq: int
     subject: str
     aggregate_id: str
@@ -59,155 +94,81 @@ class LedgerEvent:
     type: str  # the topic's qualname: "Wallet.Credited"
     time: datetime | None
     state: dict[str, Any]  # the event's attributes, without "timestamp"
-    derived: dict[str, Any] = field(default_factory=dict)  # per-batch cache for views
-
-    @property
-    def txid(self) -> str | None:
-        value = self.state.get("txid", self.state.get("tx"))
-        return value if isinstance(value, str) else None
-
-
-@dataclass(slots=True)
-class CommitRow:
-    seq: int
-    record: dict[str, Any]
 
 
 @dataclass(slots=True)
 class Batch:
-    """Decoded messages ``first_seq..last_seq`` (bookkeeping ones skipped, not lost)."""
+    """Consecutive messages ``first_seq..last_seq``; a view applies those after ``since``."""
 
-    first_seq: int
-    last_seq: int
-    events: list[LedgerEvent]
-    commits: list[CommitRow]
-    published_ns: int = 0  # timestamp of the last message
-    _by_type: dict[str, list[LedgerEvent]] | None = None
+    raws: Sequence[RawMsg]
+    prefix: str
+    since: int = 0
+    _decoded: dict[str, list[LedgerEvent]] = field(default_factory=dict)
 
-    def of(self, aggregate_type: str) -> list[LedgerEvent]:
-        """The events of one aggregate type (``"wallet"``), in ledger order."""
-        if self._by_type is None:
-            groups: dict[str, list[LedgerEvent]] = {}
-            for event in self.events:
-                groups.setdefault(event.aggregate_type, []).append(event)
-            self._by_type = groups
-        return self._by_type.get(aggregate_type, [])
+    @property
+    def first_seq(self) -> int:
+        return self.raws[0].seq
+
+    @property
+    def last_seq(self) -> int:
+        return self.raws[-1].seq
+
+    @property
+    def published_ns(self) -> int:
+        return self.raws[-1].published_ns
 
     def after(self, seq: int) -> Batch:
         """The part of this batch a view at position ``seq`` has not applied yet."""
-        if seq < self.first_seq:
-            return self
-        return Batch(
-            first_seq=seq + 1,
-            last_seq=self.last_seq,
-            events=[e for e in self.events if e.seq > seq],
-            commits=[c for c in self.commits if c.seq > seq],
-            published_ns=self.published_ns,
-        )
+        return self if seq <= self.since else Batch(self.raws, self.prefix, seq)
+
+    def of(self, aggregate_type: str) -> list[LedgerEvent]:
+        """The decoded events of one aggregate type (``"chain"``) after ``since``."""
+        if aggregate_type not in self._decoded:
+            head = f"{self.prefix}.{aggregate_type}."
+            self._decoded[aggregate_type] = [
+                decode_event(raw, self.prefix)
+                for raw in self.raws
+                if raw.seq > self.since and raw.subject.startswith(head)
+            ]
+        return self._decoded[aggregate_type]
 
     def txids(self) -> list[str]:
         """The transaction ids decided (accepted or rejected) in this batch."""
-        return [e.aggregate_key for e in self.of("tx") if e.type == "TxRecord.Decided"]
+        head = f"{self.prefix}.tx."
+        return [
+            raw.subject[len(head) :]
+            for raw in self.raws
+            if raw.subject.startswith(head)
+            and (raw.headers or {}).get(TOPIC_HEADER, "").endswith(DECIDED_TOPIC_SUFFIX)
+        ]
 
 
-def event_type(topic: str) -> str:
-    """``domain.wallet:Wallet.Credited`` -> ``Wallet.Credited``."""
-    return topic.rpartition(":")[2]
-
-
-def _time_of(value: Any) -> datetime | None:
-    if isinstance(value, dict) and value.get("_type_") == "datetime_iso":
-        return datetime.fromisoformat(value["_data_"])
-    return None
-
-
-def _flatten(state: dict[str, Any]) -> dict[str, Any]:
-    """Top-level transcoded values (``{"_type_": ..., "_data_": ...}``) become their data."""
-    for key, value in state.items():
-        if type(value) is dict and "_type_" in value and "_data_" in value:
-            state[key] = value["_data_"]
-    return state
-
-
-def decode_event(raw: RawMsg, prefix: str) -> LedgerEvent | CommitRow | None:
-    """One message as an event, a commit record (own subject) or None (other bookkeeping)."""
-    rest = raw.subject[len(prefix) + 1 :]
-    if rest.startswith("_"):
-        if rest == COMMIT_SUBJECT:
-            return CommitRow(raw.seq, _decode_json(raw.data, raw))
-        return None
+def decode_event(raw: RawMsg, prefix: str) -> LedgerEvent:
     headers = raw.headers or {}
-    topic = headers.get(TOPIC_HEADER)
-    version = headers.get(VERSION_HEADER)
+    topic, version = headers.get(TOPIC_HEADER), headers.get(VERSION_HEADER)
     if topic is None or version is None:
         raise ProjectionError(f"seq {raw.seq} ({raw.subject}): event without topic or version")
-    state = _decode_json(raw.data, raw)
+    try:
+        state = _json_decode(raw.data)
+    except msgspec.DecodeError as err:
+        raise ProjectionError(f"seq {raw.seq} ({raw.subject}): not JSON: {err}") from None
     if not isinstance(state, dict):
         raise ProjectionError(f"seq {raw.seq} ({raw.subject}): event state is not an object")
-    aggregate_type, _, key = rest.partition(".")
+    stamp = state.pop("timestamp", None)
+    time = None
+    if isinstance(stamp, dict) and stamp.get("_type_") == "datetime_iso":
+        time = datetime.fromisoformat(stamp["_data_"])
+    aggregate_id = raw.subject[len(prefix) + 1 :]
+    aggregate_type, _, key = aggregate_id.partition(".")
     return LedgerEvent(
         seq=raw.seq,
         subject=raw.subject,
-        aggregate_id=rest,
+        aggregate_id=aggregate_id,
         aggregate_type=aggregate_type,
         aggregate_key=key,
         version=int(version),
         topic=topic,
-        type=event_type(topic),
-        time=_time_of(state.pop("timestamp", None)),
-        state=_flatten(state),
+        type=topic.rpartition(":")[2],
+        time=time,
+        state=state,
     )
-
-
-def _decode_json(data: bytes, raw: RawMsg) -> Any:
-    try:
-        return _json_decode(data)
-    except msgspec.DecodeError as err:
-        raise ProjectionError(f"seq {raw.seq} ({raw.subject}): not JSON: {err}") from None
-
-
-def decode_batch(raws: Sequence[RawMsg], prefix: str) -> Batch:
-    """Decode consecutive messages; raises ProjectionError on anything not understood."""
-    events: list[LedgerEvent] = []
-    commits: list[CommitRow] = []
-    for raw in raws:
-        item = decode_event(raw, prefix)
-        if type(item) is LedgerEvent:
-            events.append(item)
-        elif type(item) is CommitRow:
-            commits.append(item)
-        if raw.headers and COMMIT_HEADER in raw.headers:
-            record = _decode_json(raw.headers[COMMIT_HEADER].encode(), raw)
-            commits.append(CommitRow(raw.seq, record))
-    return Batch(
-        first_seq=raws[0].seq,
-        last_seq=raws[-1].seq,
-        events=events,
-        commits=commits,
-        published_ns=raws[-1].published_ns,
-    )
-
-
-def decode_envelope_body(envelope: str) -> dict[str, Any] | None:
-    """The body of a DSSE envelope given as base64 of its JSON; None if it does not decode.
-
-    No verification: the ledger only holds what the sequencer verified (or a rejection,
-    whose envelope may be garbage, hence None rather than an error).
-    """
-    try:
-        outer = _json_decode(base64.b64decode(envelope, validate=True))
-        body = _json_decode(base64.b64decode(outer["payload"], validate=True))
-    except (binascii.Error, msgspec.DecodeError, KeyError, TypeError, ValueError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def ms_to_datetime(ms: int | None) -> datetime | None:
-    if not isinstance(ms, int) or isinstance(ms, bool):
-        return None
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def as_int(value: Any) -> int | None:
-    """An integer field from JSON, or None (bools and floats are not amounts)."""
-    return value if type(value) is int else None

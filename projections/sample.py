@@ -118,15 +118,23 @@ class SampleLedger:
 
 
 def build_sample(
-    transactions: int, *, wallets: int = 20, seed: int = 7, prefix: str = "hive.ledger"
+    transactions: int,
+    *,
+    wallets: int = 20,
+    seed: int = 7,
+    prefix: str = "hive.ledger",
+    min_messages: int = 0,
 ) -> SampleLedger:
-    """Genesis for a few wallets, then ``transactions`` random transfers and mints, about
-    one in ten refused (nonce, funds, self transfer, non-treasury mint)."""
+    """Genesis for a few wallets, then ``transactions`` random transfers and mints (more,
+    until there are ``min_messages`` messages), a share of them refused (nonce, funds,
+    self transfer, non-treasury mint)."""
     rng = random.Random(seed)
     ledger = SampleLedger(prefix=prefix)
     addresses = [f"hive1w{i:04d}" for i in range(wallets)]
     ledger.genesis({ledger.treasury: 1_000_000 * UNIT, addresses[0]: 500 * UNIT})
-    for _ in range(transactions):
+    done = 0
+    while done < transactions or len(ledger.messages) < min_messages:
+        done += 1
         roll = rng.random()
         to = rng.choice(addresses)
         if roll < 0.05:

@@ -33,28 +33,29 @@ def read_positions(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> dict
 
 
 def record_positions(con: duckdb.DuckDBPyConnection, trackings: Sequence[Tracking]) -> None:
-    """Record ``trackings`` inside the caller's open transaction, in two statements.
+    """Record ``trackings`` inside the caller's open transaction, in one statement.
 
-    Raises IntegrityError when any position is not above the stored one.
+    Raises IntegrityError when any position is not above the stored one (the caller then
+    rolls its transaction back).
     """
     if not trackings:
         return
     names = [t.application_name for t in trackings]
     if len(set(names)) != len(names):
         raise IntegrityError(f"one position per application in a transaction: {names}")
-    stored = read_positions(con, names)
-    for tracking in trackings:
-        last = stored.get(tracking.application_name)
-        if last is not None and last >= tracking.notification_id:
-            raise IntegrityError(
-                f"tracking {tracking.notification_id} of {tracking.application_name!r} "
-                f"is not after the recorded {last}"
-            )
-    con.execute(
+    moved = con.execute(
         "INSERT INTO tracking SELECT unnest($1::VARCHAR[]), unnest($2::BIGINT[]) "
-        "ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id",
+        "ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id "
+        "WHERE tracking.notification_id < excluded.notification_id "
+        "RETURNING application_name",
         [names, [t.notification_id for t in trackings]],
-    )
+    ).fetchall()
+    if len(moved) != len(names):
+        stale = sorted(set(names) - {name for (name,) in moved})
+        raise IntegrityError(
+            f"tracking positions of {stale} are not after the recorded ones: "
+            f"{[t for t in trackings if t.application_name in stale]}"
+        )
 
 
 class DuckDBTrackingRecorder(TrackingRecorder):

@@ -25,7 +25,7 @@ from projections import BatchProjectionRunner, ProjectionDB, delete_database, op
 from projections.records import ProjectionError
 from projections.sample import SampleLedger, build_sample
 from projections.views import default_views
-from projections.views.transactions import TransfersView
+from projections.views.transactions import TransactionsView
 from projections.views.wallets import WalletsView
 from streams.server import EmbeddedNatsServer
 
@@ -171,17 +171,18 @@ async def test_exactly_once_after_a_crash_inside_a_batch(
     clean run."""
     last = await ledger.publish(messages_for(sample, ledger.prefix))
 
-    class CrashingTransfers(TransfersView):
+    class CrashingTransactions(TransactionsView):
         calls = 0
 
         def apply(self, con, batch):  # type: ignore[no-untyped-def]
-            CrashingTransfers.calls += 1
-            if CrashingTransfers.calls == 4:
+            super().apply(con, batch)  # its rows are written, then the "crash"
+            CrashingTransactions.calls += 1
+            if CrashingTransactions.calls == 4:
                 raise RuntimeError("simulated crash")
-            super().apply(con, batch)
 
     path = tmp_path / "crash.duckdb"
-    views = [CrashingTransfers() if isinstance(v, TransfersView) else v for v in default_views()]
+    views = [CrashingTransactions() if isinstance(v, TransactionsView) else v
+             for v in default_views()]
     with open_projection_db(path) as db:
         runner = ledger.runner(db, views=views, batch_size=50)
         await runner.start()
@@ -232,7 +233,7 @@ async def test_a_new_view_version_rebuilds_that_view(
         before = dump(db)
 
     class WalletsV2(WalletsView):
-        version = 2
+        version = WalletsView.version + 1
 
     with open_projection_db(path) as db:
         views = [WalletsV2() if isinstance(v, WalletsView) else v for v in default_views()]

@@ -6,14 +6,13 @@ from projections.views.base import View
 from projections.views.chain import ChainView
 from projections.views.commits import CommitsView
 from projections.views.events import EventsView
-from projections.views.transactions import TransactionsView, TransfersView
+from projections.views.transactions import TransactionsView
 from projections.views.wallets import WalletsView
 
 
 def default_views() -> list[View]:
     """A fresh instance of every view a node maintains."""
-    return [EventsView(), WalletsView(), TransactionsView(), TransfersView(), ChainView(),
-            CommitsView()]
+    return [EventsView(), WalletsView(), TransactionsView(), ChainView(), CommitsView()]
 
 
 __all__ = [
@@ -21,7 +20,6 @@ __all__ = [
     "CommitsView",
     "EventsView",
     "TransactionsView",
-    "TransfersView",
     "View",
     "WalletsView",
     "default_views",

@@ -1,4 +1,9 @@
-"""``chain``: the chain's treasury and supply (genesis allocations plus mints)."""
+"""``chain``: the chain's treasury and supply (genesis allocations plus mints).
+
+Written in Python (``batch.of("chain")``) to show that style: a chain has one Created
+event and then a Minted per mint, so a batch holds few of them; one statement per chain
+and batch, never one per event.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,7 @@ from typing import Any
 import duckdb
 
 from projections.records import Batch, json_encode
-from projections.views.base import View, append_rows, clear, expect_rows
-
-STAGE = "stage_chain"
+from projections.views.base import View, expect_rows
 
 
 @dataclass(slots=True)
@@ -44,13 +47,6 @@ class ChainView(View):
             updated_at TIMESTAMPTZ
         )""",
     )
-    staging_ddl = (
-        f"""CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
-            chain_id VARCHAR, treasury VARCHAR, genesis_supply BIGINT, allocations JSON,
-            created_seq BIGINT, created_at TIMESTAMPTZ, minted BIGINT, mints BIGINT,
-            updated_seq BIGINT, updated_at TIMESTAMPTZ
-        )""",
-    )
 
     def apply(self, con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         folds: dict[str, _Fold] = {}
@@ -67,29 +63,20 @@ class ChainView(View):
                 fold.minted += e.state["amount"]
                 fold.mints += 1
             fold.updated_seq, fold.updated_at = e.seq, e.time
-        if not folds:
-            return
-        rows = [
-            (chain_id, *(f.created or (None, None, None)), f.created_seq, f.created_at,
-             f.minted, f.mints, f.updated_seq, f.updated_at)
-            for chain_id, f in folds.items()
-        ]
-        append_rows(con, STAGE, rows)
-        created = sum(1 for f in folds.values() if f.created is not None)
-        expect_rows(
-            con,
-            f"""INSERT INTO chain SELECT chain_id, treasury, genesis_supply, minted,
-                    genesis_supply + minted, mints, allocations, created_seq, created_at,
-                    updated_seq, updated_at
-                FROM {STAGE} WHERE created_seq IS NOT NULL""",
-            created, "chains created", batch,
-        )
-        expect_rows(
-            con,
-            f"""UPDATE chain c SET minted = c.minted + s.minted,
-                    supply = c.supply + s.minted, mints = c.mints + s.mints,
-                    updated_seq = s.updated_seq, updated_at = s.updated_at
-                FROM {STAGE} s WHERE s.created_seq IS NULL AND c.chain_id = s.chain_id""",
-            len(folds) - created, "chain events for a chain never created", batch,
-        )
-        clear(con, [STAGE])
+        for chain_id, f in folds.items():
+            if f.created is not None:
+                treasury, genesis, allocations = f.created
+                con.execute(
+                    "INSERT INTO chain VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [chain_id, treasury, genesis, f.minted, genesis + f.minted, f.mints,
+                     allocations, f.created_seq, f.created_at, f.updated_seq, f.updated_at],
+                )
+                continue
+            expect_rows(
+                con,
+                """UPDATE chain SET minted = minted + $1, supply = supply + $1,
+                       mints = mints + $2, updated_seq = $3, updated_at = $4
+                   WHERE chain_id = $5""",
+                [f.minted, f.mints, f.updated_seq, f.updated_at, chain_id],
+                1, "chain events for a chain never created", batch,
+            )

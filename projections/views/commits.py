@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import duckdb
 
-from projections.records import Batch, as_int, json_encode, ms_to_datetime
-from projections.views.base import View, append_rows
+from projections.records import Batch
+from projections.views.base import View
 
 
 class CommitsView(View):
@@ -21,34 +19,21 @@ class CommitsView(View):
             prev VARCHAR,
             first_seq BIGINT,        -- first stream sequence of the batch
             count BIGINT,            -- event messages in the batch
-            last_event BIGINT,
-            time TIMESTAMPTZ,        -- the sequencer's clock at commit
+            last_event BIGINT,       -- the newest event message in the ledger then
+            time TIMESTAMPTZ,        -- the sequencer's clock at commit (unix ms in the record)
             tracking JSON,           -- the intake position recorded with the batch
             data JSON NOT NULL       -- the whole record
         )""",
     )
 
     def apply(self, con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
-        rows = [_row(c.seq, c.record) for c in batch.commits]
-        append_rows(con, "commits", rows)
-
-
-def _row(seq: int, record: Any) -> tuple[Any, ...]:
-    if not isinstance(record, dict):
-        record = {"value": record}
-    tracking = record.get("tracking")
-    return (
-        seq,
-        _text(record.get("hash")),
-        _text(record.get("prev")),
-        as_int(record.get("first_seq")),
-        as_int(record.get("count")),
-        as_int(record.get("last_event")),
-        ms_to_datetime(record.get("time")),
-        None if tracking is None else json_encode(tracking).decode(),
-        json_encode(record).decode(),
-    )
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+        con.execute(
+            """INSERT INTO commits
+               SELECT seq, r->>'$.hash', r->>'$.prev', TRY_CAST(r->>'$.first_seq' AS BIGINT),
+                      TRY_CAST(r->>'$.count' AS BIGINT), TRY_CAST(r->>'$.last_event' AS BIGINT),
+                      make_timestamptz(TRY_CAST(r->>'$.time' AS BIGINT) * 1000),
+                      nullif(r->'$.tracking', 'null'), r
+               FROM (SELECT seq, commit_record::JSON AS r FROM ledger_batch
+                     WHERE commit_record IS NOT NULL AND seq > $1)""",
+            [batch.since],
+        )

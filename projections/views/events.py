@@ -1,11 +1,11 @@
-"""``events``: one row per ledger event, the raw material for any analysis."""
+"""``events``: one row per ledger event, the raw material for any analysis and audit."""
 
 from __future__ import annotations
 
 import duckdb
 
-from projections.records import Batch, json_encode
-from projections.views.base import View, append_rows
+from projections.records import Batch
+from projections.views.base import View
 
 
 class EventsView(View):
@@ -21,26 +21,17 @@ class EventsView(View):
             version BIGINT NOT NULL,         -- the aggregate's version after this event
             type VARCHAR NOT NULL,           -- e.g. Wallet.Credited
             topic VARCHAR NOT NULL,          -- e.g. domain.wallet:Wallet.Credited
-            txid VARCHAR,                    -- the event's "tx"/"txid" where it has one
+            txid VARCHAR,                    -- the event's "txid" or "tx" where it has one
             time TIMESTAMPTZ,                -- the event's timestamp
-            data JSON NOT NULL               -- the event's attributes, timestamp left out
+            data JSON NOT NULL               -- the stored state, byte for byte (hash-chained)
         )""",
     )
 
     def apply(self, con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
-        rows = [
-            (
-                e.seq,
-                e.subject,
-                e.aggregate_type,
-                e.aggregate_id,
-                e.version,
-                e.type,
-                e.topic,
-                e.txid,
-                e.time,
-                json_encode(e.state).decode(),
-            )
-            for e in batch.events
-        ]
-        append_rows(con, "events", rows)
+        con.execute(
+            """INSERT INTO events
+               SELECT seq, subject, aggregate_type, aggregate_id, version, type, topic,
+                      coalesce(data->>'$.txid', data->>'$.tx'), time, data
+               FROM batch_events WHERE seq > $1""",
+            [batch.since],
+        )

@@ -1,40 +1,18 @@
 """``wallets``: balance and nonce per address, folded from the Wallet events.
 
-Per batch, the events are folded in Python into one staging row per address, appended in
-one flush, then applied with two set-based statements: INSERT for wallets opened in the
-batch, UPDATE ... FROM for the others (balance += net delta).
+Per batch, one GROUP BY folds the batch's Wallet events into one row per address (net
+delta, last nonce, counts), then two set-based statements apply it: INSERT for the
+wallets opened in the batch, UPDATE ... FROM for the others (balance += delta).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 import duckdb
 
-from projections.records import Batch, LedgerEvent, ProjectionError
-from projections.views.base import View, append_rows, clear, expect_rows
+from projections.records import Batch
+from projections.views.base import View, changed_rows, expect_rows
 
-STAGE = "stage_wallets"
-
-
-@dataclass(slots=True)
-class _Fold:
-    opened_seq: int | None = None
-    opened_at: datetime | None = None
-    delta: int = 0
-    received: int = 0
-    sent: int = 0
-    nonce: int | None = None
-    updated_seq: int = 0
-    updated_at: datetime | None = None
-    events: int = 0
-
-    def row(self, address: str) -> tuple[object, ...]:
-        return (
-            address, self.opened_seq, self.opened_at, self.delta, self.received, self.sent,
-            self.nonce, self.updated_seq, self.updated_at, self.events,
-        )
+FOLD = "wallet_fold"
 
 
 class WalletsView(View):
@@ -54,71 +32,58 @@ class WalletsView(View):
             updated_seq BIGINT NOT NULL, -- ledger position of the last event
             updated_at TIMESTAMPTZ
         )""",
-    )
-    staging_ddl = (
-        f"""CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
-            address VARCHAR, opened_seq BIGINT, opened_at TIMESTAMPTZ, delta BIGINT,
-            received HUGEINT, sent HUGEINT, nonce BIGINT, updated_seq BIGINT,
-            updated_at TIMESTAMPTZ, events BIGINT
+        f"""CREATE TEMP TABLE IF NOT EXISTS {FOLD} (
+            address VARCHAR, delta BIGINT, nonce BIGINT, received HUGEINT, sent HUGEINT,
+            events BIGINT, opened_seq BIGINT, opened_at TIMESTAMPTZ, updated_seq BIGINT,
+            updated_at TIMESTAMPTZ
         )""",
     )
 
     def apply(self, con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
-        folds = fold_wallets(batch.of("wallet"))
-        if not folds:
+        folded = changed_rows(
+            con,
+            f"""INSERT INTO {FOLD}
+                SELECT key, sum(coalesce(amount, 0) * sign),
+                       arg_max(nonce, seq) FILTER (WHERE nonce IS NOT NULL),
+                       sum(amount) FILTER (WHERE sign = 1),
+                       sum(amount) FILTER (WHERE sign = -1),
+                       count(*),
+                       min(seq) FILTER (WHERE type = 'Wallet.Opened'),
+                       min(time) FILTER (WHERE type = 'Wallet.Opened'),
+                       max(seq), arg_max(time, seq)
+                FROM (SELECT key, seq, type, time,
+                             CAST(data->>'$.amount' AS HUGEINT) AS amount,
+                             CAST(data->>'$.nonce' AS BIGINT) AS nonce,
+                             CASE type WHEN 'Wallet.Credited' THEN 1
+                                       WHEN 'Wallet.Debited' THEN -1 ELSE 0 END AS sign
+                      FROM batch_events WHERE aggregate_type = 'wallet' AND seq > $1)
+                GROUP BY key""",
+            [batch.since],
+        )
+        if not folded:
             return
-        append_rows(con, STAGE, [fold.row(address) for address, fold in folds.items()])
-        opened = sum(1 for fold in folds.values() if fold.opened_seq is not None)
-        expect_rows(
+        opened = changed_rows(
             con,
             f"""INSERT INTO wallets
-                SELECT address, delta, coalesce(nonce, 0), received, sent, events,
-                       opened_seq, opened_at, updated_seq, updated_at
-                FROM {STAGE} WHERE opened_seq IS NOT NULL""",
-            opened,
-            "wallets opened",
-            batch,
+                SELECT address, delta, coalesce(nonce, 0), coalesce(received, 0),
+                       coalesce(sent, 0), events, opened_seq, opened_at, updated_seq, updated_at
+                FROM {FOLD} WHERE opened_seq IS NOT NULL""",
         )
         expect_rows(
             con,
             f"""UPDATE wallets w SET
                     balance = w.balance + s.delta,
                     nonce = coalesce(s.nonce, w.nonce),
-                    received = w.received + s.received,
-                    sent = w.sent + s.sent,
+                    received = w.received + coalesce(s.received, 0),
+                    sent = w.sent + coalesce(s.sent, 0),
                     events = w.events + s.events,
                     updated_seq = s.updated_seq,
                     updated_at = s.updated_at
-                FROM {STAGE} s
+                FROM {FOLD} s
                 WHERE s.opened_seq IS NULL AND w.address = s.address""",
-            len(folds) - opened,
+            None,
+            folded - opened,
             "wallet events for wallets never opened",
             batch,
         )
-        clear(con, [STAGE])
-
-
-def fold_wallets(events: list[LedgerEvent]) -> dict[str, _Fold]:
-    """Net effect of the batch per address; the ledger order fixes nonce and last seq."""
-    folds: dict[str, _Fold] = {}
-    for e in events:
-        fold = folds.get(e.aggregate_key)
-        if fold is None:
-            fold = folds[e.aggregate_key] = _Fold()
-        kind, state = e.type, e.state
-        if kind == "Wallet.Credited":
-            fold.delta += state["amount"]
-            fold.received += state["amount"]
-        elif kind == "Wallet.Debited":
-            fold.delta -= state["amount"]
-            fold.sent += state["amount"]
-            fold.nonce = state["nonce"]
-        elif kind == "Wallet.NonceUsed":
-            fold.nonce = state["nonce"]
-        elif kind == "Wallet.Opened":
-            if fold.events:
-                raise ProjectionError(f"seq {e.seq}: {e.aggregate_id} opened after its events")
-            fold.opened_seq, fold.opened_at = e.seq, e.time
-        fold.events += 1
-        fold.updated_seq, fold.updated_at = e.seq, e.time
-    return folds
+        con.execute(f"DELETE FROM {FOLD}")
