@@ -76,13 +76,30 @@ def test_mint_grows_supply_and_balance(book: Book) -> None:
 
 def test_transaction_record_is_decided_once() -> None:
     rec = TxRecord(
-        txid="ab", status=REJECTED, kind="transfer", signer="s", nonce=1, envelope="",
-        intake_seq=3, sequenced_at=5, code="nonce_gap", reason="r",
+        txid="ab",
+        status=REJECTED,
+        kind="transfer",
+        signer="s",
+        nonce=1,
+        envelope="",
+        intake_seq=3,
+        sequenced_at=5,
+        code="nonce_gap",
+        reason="r",
     )
     assert (rec.id, rec.version, rec.code) == ("tx.ab", 1, "nonce_gap")
     with pytest.raises(AssertionError):
-        TxRecord(txid="x", status=ACCEPTED, kind="t", signer="s", nonce=1, envelope="",
-                 intake_seq=1, sequenced_at=1, code="oops")
+        TxRecord(
+            txid="x",
+            status=ACCEPTED,
+            kind="t",
+            signer="s",
+            nonce=1,
+            envelope="",
+            intake_seq=1,
+            sequenced_at=1,
+            code="oops",
+        )
 
 
 def test_aggregates_rebuild_from_their_events_with_popo() -> None:
@@ -101,7 +118,12 @@ def test_aggregates_rebuild_from_their_events_with_popo() -> None:
 
 @pytest.mark.parametrize(
     ("text", "units"),
-    [("12.5", 12_500_000_000), ("0.000000001", 1), ("1", UNIT), ("9223372036.854775807", MAX_AMOUNT)],
+    [
+        ("12.5", 12_500_000_000),
+        ("0.000000001", 1),
+        ("1", UNIT),
+        ("9223372036.854775807", MAX_AMOUNT),
+    ],
 )
 def test_parse_tokens(text: str, units: int) -> None:
     assert parse_tokens(text) == units

@@ -25,7 +25,7 @@ from streams.envelope import (
     txid_of,
 )
 from streams.keys import Keypair
-from streams.wire import KINDS, Mint, Transfer, decode_body, encode_body
+from streams.wire import Mint, Transfer, decode_body, encode_body
 
 ABANDON_ART = " ".join(["abandon"] * 23 + ["art"])
 SIGNER = Keypair.from_mnemonic(ABANDON_ART)
@@ -222,7 +222,9 @@ def test_body_malformed(data: bytes, words: str) -> None:
 @pytest.mark.parametrize("kind", ["burn", 5, None, ""])
 def test_kind_unknown(kind: object) -> None:
     data = body(kind=kind) if kind is not None else body(kind=None)
-    assert "known kinds: mint, transfer" in refused(envelope(data), ErrorCode.KIND_UNKNOWN)
+    assert "known kinds: fraud_confirm, fraud_report, " in refused(
+        envelope(data), ErrorCode.KIND_UNKNOWN
+    )
 
 
 def test_field_missing() -> None:
@@ -318,7 +320,7 @@ memos = st.text(max_size=64)
 
 @st.composite
 def bodies(draw: st.DrawFn) -> Transfer | Mint:
-    cls = draw(st.sampled_from(sorted(KINDS.values(), key=lambda c: c.__name__)))
+    cls = draw(st.sampled_from([Mint, Transfer]))  # the money kinds: same fields
     created = draw(st.integers(0, MAX - 1))
     expires = draw(st.none() | st.integers(created + 1, MAX))
     return cls(  # type: ignore[no-any-return]

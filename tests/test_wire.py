@@ -19,11 +19,15 @@ from streams.wire import (
 
 
 def test_registry() -> None:
-    assert dict(KINDS) == {"transfer": Transfer, "mint": Mint}
+    assert {"transfer": Transfer, "mint": Mint}.items() <= dict(KINDS).items()
+    assert set(KINDS) == {
+        "transfer", "mint", "task_publish", "task_cancel", "miner_register", "task_join",
+        "solution_submit", "validator_register", "vote", "fraud_report", "fraud_confirm",
+    }  # fmt: skip
     assert Transfer.address_fields == ("to", "signer")
     assert Transfer.utf8_limits == (("memo", 256),)
-    assert {"to", "signer"} <= ADDRESS_FIELD_NAMES
-    assert set(AMOUNT_FIELD_NAMES) == {"amount"}
+    assert {"to", "signer", "accused"} <= ADDRESS_FIELD_NAMES
+    assert set(AMOUNT_FIELD_NAMES) == {"amount", "reward_amount", "stake_amount", "stake_required"}
 
 
 def test_kind_property() -> None:
