@@ -31,6 +31,8 @@ from streams.jetstream import install_fast_header_parser
 
 log = logging.getLogger(__name__)
 
+IDLE_WAIT = 0.5  # seconds the feed waits for a message before checking the stream
+
 OnProjected = Callable[[int, list[str]], Awaitable[None] | None]
 
 
@@ -67,7 +69,7 @@ class BatchProjectionRunner:
         prefix: str = "hive.ledger",
         views: Sequence[View] | None = None,
         batch_size: int = 5000,
-        max_buffer: int = 20_000,
+        max_queue_bytes: int = 128 * 1024 * 1024,
         on_projected: OnProjected | None = None,
     ) -> None:
         self.db = db
@@ -75,7 +77,7 @@ class BatchProjectionRunner:
         self.stream = stream
         self.prefix = prefix
         self.batch_size = batch_size
-        self.max_buffer = max(max_buffer, 2 * batch_size)
+        self.max_queue_bytes = max_queue_bytes
         self.on_projected = on_projected
         self.projector = Projector(db, views if views is not None else default_views(), prefix)
         self.stats = ProjectionStats()
@@ -103,7 +105,8 @@ class BatchProjectionRunner:
         # dozen (its own plus the batch-publish ones the server keeps): process-wide swap.
         install_fast_header_parser()
         self._feed = LedgerFeed(
-            self.nc.jetstream(), self.stream, self.prefix, start, max_buffer=self.max_buffer
+            self.nc.jetstream(), self.stream, self.prefix, start,
+            max_queue_bytes=self.max_queue_bytes,
         )
         await self._feed.start()
         self.stats.started_at = time.time()
@@ -118,7 +121,7 @@ class BatchProjectionRunner:
         loop = asyncio.get_running_loop()
         try:
             while not self._stopping:
-                raws = await feed.take(self.batch_size, timeout=0.25)
+                raws = await feed.take(self.batch_size, timeout=IDLE_WAIT)
                 if not raws or self._stopping:
                     continue
                 result = await loop.run_in_executor(self._executor, self.projector.apply, raws)
