@@ -68,9 +68,8 @@ class Validator(LedgerAggregate):
         self.votes += 1
 
     @event("Judged")
-    def judge(self, submission_id: str, agreed: bool, reputation_delta: int) -> None:
-        if agreed:
-            self.agreed += 1
-        else:
-            self.outliers += 1
+    def judge(self, task_id: str, agreed: int, outliers: int, reputation_delta: int) -> None:
+        """One event per validator per settled task: how its votes compared to consensus."""
+        self.agreed += agreed
+        self.outliers += outliers
         self.reputation = max(0, self.reputation + reputation_delta)

@@ -54,14 +54,21 @@ def close_task(
     book.touch(market)
 
 
-def _judge_validators(book: Book, submission: Submission, result: Consensus) -> None:
-    for address, (score, _) in sorted(submission.votes.items()):
+def _judge_validators(book: Book, task: Task, results: list[tuple[Submission, Consensus]]) -> None:
+    """Validators near a reached consensus gain reputation; outliers lose it."""
+    tally: dict[str, list[int]] = {}
+    for submission, result in results:
+        if not result.reached:
+            continue
+        for address, (score, _) in submission.votes.items():
+            agreed = abs(score * SCALE - result.score_milli) < MAX_SD * SCALE
+            tally.setdefault(address, [0, 0])[0 if agreed else 1] += 1
+    for address, (agreed, outliers) in sorted(tally.items()):
         validator: Validator | None = book.get(Validator.create_id(address))
         assert validator is not None
-        agreed = abs(score * SCALE - result.score_milli) < MAX_SD * SCALE
         validator.judge(
-            submission_id=submission.submission_id, agreed=agreed,
-            reputation_delta=AGREED_REPUTATION if agreed else OUTLIER_REPUTATION,
+            task_id=task.task_id, agreed=agreed, outliers=outliers,
+            reputation_delta=agreed * AGREED_REPUTATION + outliers * OUTLIER_REPUTATION,
         )  # fmt: skip
         book.touch(validator)
 
@@ -79,8 +86,7 @@ def settle(book: Book, task: Task, now: int) -> None:
         )  # fmt: skip
         book.touch(submission)
         results.append((submission, result))
-        if result.reached:
-            _judge_validators(book, submission, result)
+    _judge_validators(book, task, results)
     eligible = [
         (s, r) for s, r in results
         if r.reached and r.score_milli >= task.quality_threshold * SCALE

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from domain import market_commands as mc
 from domain.commands import Command, Mint, Transfer, TxContext
 from domain.errors import ErrorCode, LedgerError
 from streams import wire
+from streams import wire_market as wm
 from streams.envelope import OpenedTx, open_envelope
 
 INTAKE_PREFIX = "hive.intake"
@@ -79,13 +81,48 @@ def _mint(body: Any, ctx: TxContext) -> Command:
     return Mint(ctx, to=body.to, amount=body.amount, memo=body.memo)
 
 
-COMMANDS: dict[type[Any], Callable[[Any, TxContext], Command]] = {
+COMMANDS: dict[type[Any], Callable[[Any, TxContext], Any]] = {
     wire.Transfer: _transfer,
     wire.Mint: _mint,
-}
+    wm.TaskPublish: lambda b, ctx: mc.PublishTask(
+        ctx, title=b.title, description=b.description, task_type=b.task_type.value,
+        difficulty=b.difficulty.value, reward=b.reward_amount, stake_required=b.stake_required,
+        deadline=b.deadline, validation_window=b.validation_window,
+        verification_type=b.verification_type.value, quality_threshold=b.quality_threshold,
+        max_participants=b.max_participants,
+    ),
+    wm.TaskCancel: lambda b, ctx: mc.CancelTask(ctx, task_id=b.task_id),
+    wm.MinerRegister: lambda b, ctx: mc.RegisterMiner(
+        ctx, miner_id=b.miner_id, skills=tuple(b.skills),
+        specializations=tuple(s.value for s in b.specializations), contact=dict(b.contact),
+    ),
+    wm.TaskJoin: lambda b, ctx: mc.JoinTask(ctx, task_id=b.task_id, stake=b.stake_amount),
+    wm.SolutionSubmit: lambda b, ctx: mc.SubmitSolution(
+        ctx, task_id=b.task_id, content_hash=b.content_hash, content=b.content,
+        content_uri=b.content_uri,
+    ),
+    wm.ValidatorRegister: lambda b, ctx: mc.RegisterValidator(ctx, stake=b.stake_amount),
+    wm.Vote: lambda b, ctx: mc.CastVote(ctx, submission_id=b.submission_id, score=b.score),
+    wm.FraudReport: lambda b, ctx: mc.ReportFraud(
+        ctx, accused=b.accused, task_id=b.task_id, kind=b.fraud_type.value,
+        evidence_hash=b.evidence_hash, submission_id=b.submission_id,
+    ),
+    wm.FraudConfirm: lambda b, ctx: mc.ConfirmFraud(ctx, fraud_id=b.fraud_id),
+}  # fmt: skip
+
+# The most events one transaction of each kind can add to a batch (its record included):
+# the sequencer stops filling a batch before JetStream's atomic batch limit.
+EVENTS_MAX: dict[str, int] = {"transfer": 5, "mint": 5, "fraud_confirm": 12}
+EVENTS_MAX_DEFAULT = 8
 
 
-def to_command(tx: OpenedTx, sequenced_at: int) -> Command:
+def events_max(item: OpenedTx | Refusal) -> int:
+    if isinstance(item, Refusal):
+        return 1
+    return EVENTS_MAX.get(item.body.kind, EVENTS_MAX_DEFAULT)
+
+
+def to_command(tx: OpenedTx, sequenced_at: int) -> Any:
     body = tx.body
     ctx = TxContext(
         txid=tx.txid,

@@ -15,26 +15,28 @@ from eventsourcing.persistence import ProcessRecorder, Recording, Tracking
 
 from domain.base import LedgerAggregate
 from domain.chain import Chain
+from domain.market import Market
+from domain.transaction import TxRecord
 from domain.wallet import Wallet
 
 
-class WalletCache:
-    """A bounded LRU of wallets; the sequencer's working set stays in memory."""
+class AggregateCache:
+    """A bounded LRU of aggregates (None: known not to exist); the working set stays in memory."""
 
     def __init__(self, maxsize: int = 200_000) -> None:
         assert maxsize > 0
         self.maxsize = maxsize
-        self._items: OrderedDict[str, Wallet | None] = OrderedDict()
+        self._items: OrderedDict[str, Any] = OrderedDict()
 
-    def get(self, address: str) -> tuple[bool, Wallet | None]:
-        if address in self._items:
-            self._items.move_to_end(address)
-            return True, self._items[address]
+    def get(self, key: str) -> tuple[bool, Any]:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return True, self._items[key]
         return False, None
 
-    def put(self, address: str, wallet: Wallet | None) -> None:
-        self._items[address] = wallet
-        self._items.move_to_end(address)
+    def put(self, key: str, aggregate: Any) -> None:
+        self._items[key] = aggregate
+        self._items.move_to_end(key)
         while len(self._items) > self.maxsize:
             self._items.popitem(last=False)
 
@@ -52,7 +54,7 @@ class LedgerApplication(Application[str]):
 
     def __init__(self, env: dict[str, str] | None = None, cache_size: int = 200_000) -> None:
         super().__init__(env)
-        self.wallets = WalletCache(cache_size)
+        self.cache = AggregateCache(cache_size)
 
     def construct_recorder(self) -> ProcessRecorder:
         """A process recorder: events and the upstream (INTAKE) position in one write."""
@@ -69,15 +71,24 @@ class LedgerApplication(Application[str]):
         except AggregateNotFoundError:
             return None
 
-    def load_wallet(self, address: str) -> Wallet | None:
-        hit, wallet = self.wallets.get(address)
+    def load(self, aggregate_id: str) -> Any:
+        """An aggregate by id through the cache, or None when it has no events."""
+        hit, aggregate = self.cache.get(aggregate_id)
         if not hit:
-            wallet = self.get_or_none(Wallet.create_id(address))
-            self.wallets.put(address, wallet)
+            aggregate = self.get_or_none(aggregate_id)
+            self.cache.put(aggregate_id, aggregate)
+        return aggregate
+
+    def load_wallet(self, address: str) -> Wallet | None:
+        wallet: Wallet | None = self.load(Wallet.create_id(address))
         return wallet
 
+    def load_market(self, chain_id: str) -> Market | None:
+        market: Market | None = self.load(Market.create_id(chain_id))
+        return market
+
     def load_chain(self, chain_id: str) -> Chain | None:
-        chain: Chain | None = self.get_or_none(Chain.create_id(chain_id))
+        chain: Chain | None = self.load(Chain.create_id(chain_id))
         return chain
 
     def exists(self, aggregate_id: str) -> bool:
@@ -92,10 +103,10 @@ class LedgerApplication(Application[str]):
         processing.collect_events(*changed)
         recordings = self._record(processing)
         for aggregate in changed:
-            if isinstance(aggregate, Wallet):
-                self.wallets.put(aggregate.address, aggregate)
+            if not isinstance(aggregate, TxRecord):  # decided once, never loaded again
+                self.cache.put(aggregate.id, aggregate)
         return recordings
 
     def forget(self) -> None:
         """Drop every cached aggregate: after a refused write, memory may be ahead of the store."""
-        self.wallets.clear()
+        self.cache.clear()

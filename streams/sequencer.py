@@ -21,8 +21,9 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from domain.book import Book
 from domain.chain import Chain
+from domain.dispatch import execute, run_clock
 from domain.errors import LedgerError
-from domain.handlers import execute
+from domain.market import Market
 from domain.transaction import ACCEPTED, REJECTED, TxRecord
 from streams.envelope import OpenedTx
 from streams.intake import (
@@ -30,6 +31,7 @@ from streams.intake import (
     IntakeSource,
     Refusal,
     check,
+    events_max,
     recorded_envelope,
     to_command,
 )
@@ -54,6 +56,7 @@ class SequencerStats:
     duplicates: int = 0
     position: int = 0
     retries: int = 0
+    ticks: int = 0
     seconds_check: float = 0.0
     seconds_execute: float = 0.0
     seconds_record: float = 0.0
@@ -98,6 +101,7 @@ class Sequencer:
         self.seen = SeenIds()
         self.stats = SequencerStats()
         self.chain = self._load_chain()
+        self.market = self._load_market()
         self.position = app.process_recorder.max_tracking_id(INTAKE_APPLICATION) or 0
         self.stats.position = self.position
 
@@ -107,13 +111,36 @@ class Sequencer:
             raise RuntimeError(f"chain {self.chain_id!r} has no genesis in the ledger")
         return chain
 
+    def _load_market(self) -> Market:
+        market = self.app.load_market(self.chain_id)
+        if market is None:  # a ledger from before the marketplace: open it now
+            market = Market(chain_id=self.chain_id)
+            self.app.record([market])
+        return market
+
+    def _book(self) -> Book:
+        return Book(self.chain, self.app.load_wallet, self.app.load, self.market)
+
     # -- the loop -------------------------------------------------------------------
     def step(self, timeout: float = 1.0) -> int:
-        """Take one batch from INTAKE and record it. Returns how many messages it took."""
+        """Take one batch from INTAKE and record it, then let the clock settle what is due.
+        Returns how many intake messages it took."""
         messages = self.source.fetch(self.position + 1, self.max_txs, timeout)
-        if messages:
-            self.process(messages)
-        return len(messages)
+        taken = self.process(messages) if messages else 0
+        self.tick()
+        return taken
+
+    def tick(self) -> list[str]:
+        """Record what the clock decides now (expiry, validation, settlement), if anything."""
+        now = self.clock()
+        if not self.market.due_tasks(now):
+            return []
+        book = self._book()
+        moved = run_clock(book, now)
+        self.app.record(book.changed.values())
+        self.stats.ticks += 1
+        log.info("clock at %d ms closed or advanced tasks %s", now, moved)
+        return moved
 
     def run(self, stop: threading.Event, idle_sleep_max: float = 0.02) -> None:
         log.info("sequencer for chain %s resumes after intake seq %d", self.chain_id, self.position)
@@ -127,12 +154,15 @@ class Sequencer:
         log.info("sequencer stopped at intake seq %d", self.position)
 
     # -- one batch ------------------------------------------------------------------
-    def process(self, messages: list[IntakeMessage]) -> None:
+    def process(self, messages: list[IntakeMessage]) -> int:
+        """Decide and record a prefix of ``messages`` that fits one atomic batch; returns
+        how many it took (the rest come again in the next fetch)."""
         assert messages and len(messages) <= self.max_txs
         assert messages[0].seq > self.position, "intake must move forward"
         started = time.perf_counter()
         checked = self._check_all(messages)
         self.stats.seconds_check += time.perf_counter() - started
+        messages, checked = self._fit(messages, checked)
         try:
             self._decide_and_record(messages, checked, known_duplicates=set())
         except IntegrityError:
@@ -142,10 +172,25 @@ class Sequencer:
             self.stats.retries += 1
             self.app.forget()
             self.chain = self._load_chain()
+            self.market = self._load_market()
             duplicates = {
                 item.txid for item in checked if self.app.exists(TxRecord.create_id(item.txid))
             }
             self._decide_and_record(messages, checked, known_duplicates=duplicates)
+        return len(messages)
+
+    @staticmethod
+    def _fit(
+        messages: list[IntakeMessage], checked: list[OpenedTx | Refusal]
+    ) -> tuple[list[IntakeMessage], list[OpenedTx | Refusal]]:
+        budget, count = BATCH_EVENTS_MAX, 0
+        for item in checked:
+            budget -= events_max(item)
+            if budget < 0:
+                break
+            count += 1
+        assert count > 0
+        return messages[:count], checked[:count]
 
     def _check_all(self, messages: list[IntakeMessage]) -> list[OpenedTx | Refusal]:
         chain_id = self.chain_id
@@ -165,7 +210,7 @@ class Sequencer:
     ) -> None:
         started = time.perf_counter()
         sequenced_at = self.clock()
-        book = Book(self.chain, self.app.load_wallet)
+        book = self._book()
         decided: dict[str, None] = {}
         records: list[TxRecord] = []
         accepted = rejected = duplicates = 0

@@ -34,7 +34,9 @@ Uri = text(512)
 Label = text(64, 1)
 Score = Annotated[int, Meta(ge=0, le=100)]
 Percent = Annotated[int, Meta(ge=0, le=100)]
-Participants = Annotated[int, Meta(ge=1, le=1000)]
+Participants = Annotated[
+    int, Meta(ge=1, le=100, description="at most 100: a settlement is one atomic batch")
+]
 Window = Annotated[int, Meta(ge=1_000, le=30 * 86_400_000, description="milliseconds")]
 Skills = Annotated[list[Label], Meta(max_length=32)]  # type: ignore[valid-type]
 Specializations = Annotated[list[TaskType], Meta(max_length=6)]
