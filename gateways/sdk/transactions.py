@@ -57,3 +57,18 @@ def mint(
         memo=memo,
     )
     return sign_tx(body, keypair)
+
+
+def sign(keypair: Keypair, kind: type[wire.Body], *, chain_id: str, nonce: int,
+         created_at: int | None = None, expires_at: int | None = None,
+         **fields: object) -> tuple[str, bytes]:  # fmt: skip
+    """Build a body of any kind (e.g. ``wire_market.TaskJoin``), sign it, return (txid, envelope).
+
+    The keyword arguments are the kind's own fields (see docs/PROTOCOL.md).
+    """
+    body = kind(
+        chain_id=chain_id, signer=keypair.address, nonce=nonce,
+        created_at=now_ms() if created_at is None else created_at, expires_at=expires_at,
+        **fields,
+    )  # fmt: skip
+    return sign_tx(body, keypair)
