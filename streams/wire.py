@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Union
+import types
+import typing
+from typing import Annotated, Any, Union
 
 import msgspec
 
@@ -91,21 +93,68 @@ def check_body(body: Body) -> None:
                 raise LedgerError(
                     ErrorCode.ADDRESS_INVALID, f"field `{name}`: {exc.reason}"
                 ) from None
-    for name, limit in body.utf8_limits:
-        value = getattr(body, name)
-        # Cheap first: a code point is at most 4 bytes, so short strings need no encoding.
-        if isinstance(value, str) and len(value) * 4 > limit:
-            size = len(value.encode("utf-8", "surrogatepass"))
-            if size > limit:
-                raise LedgerError(
-                    ErrorCode.FIELD_INVALID,
-                    f"field `{name}`: {size} bytes in UTF-8; at most {limit}",
-                )
+    for name, spec in _utf8_checks(type(body)):
+        _check_utf8(name, getattr(body, name), spec)
     if body.expires_at is not None and body.expires_at <= body.created_at:
         raise LedgerError(
             ErrorCode.FIELD_INVALID,
             f"field `expires_at`: {body.expires_at} is not after created_at {body.created_at}",
         )
+
+
+# ---- UTF-8 byte limits, also inside lists and dicts ------------------------------------
+# A spec is ("str", limit) | ("seq", spec) | ("dict", key spec | None, value spec | None).
+Utf8Spec = tuple[Any, ...]
+_UTF8_CHECKS: dict[type, tuple[tuple[str, Utf8Spec], ...]] = {}
+
+
+def _utf8_spec(annotation: Any) -> Utf8Spec | None:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        for meta in args[1:]:
+            if isinstance(meta, msgspec.Meta) and meta.extra and "max_utf8_bytes" in meta.extra:
+                return ("str", int(meta.extra["max_utf8_bytes"]))
+        return _utf8_spec(args[0])
+    if origin in (Union, types.UnionType):
+        return next((s for a in args if (s := _utf8_spec(a)) is not None), None)
+    if origin in (list, tuple, set, frozenset) and args:
+        inner = _utf8_spec(args[0])
+        return ("seq", inner) if inner else None
+    if origin is dict:
+        key, value = _utf8_spec(args[0]), _utf8_spec(args[1])
+        return ("dict", key, value) if key or value else None
+    return None
+
+
+def _utf8_checks(cls: type) -> tuple[tuple[str, Utf8Spec], ...]:
+    """(field, spec) for every field of ``cls`` that holds byte-limited text (cached)."""
+    checks = _UTF8_CHECKS.get(cls)
+    if checks is None:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        found = ((name, _utf8_spec(hints[name])) for name in cls.__struct_fields__)
+        checks = _UTF8_CHECKS[cls] = tuple((n, s) for n, s in found if s is not None)
+    return checks
+
+
+def _check_utf8(name: str, value: Any, spec: Utf8Spec) -> None:
+    if spec[0] == "str":
+        # Cheap first: a code point is at most 4 bytes, so short strings need no encoding.
+        if isinstance(value, str) and len(value) * 4 > spec[1]:
+            size = len(value.encode("utf-8", "surrogatepass"))
+            if size > spec[1]:
+                raise LedgerError(
+                    ErrorCode.FIELD_INVALID,
+                    f"field `{name}`: {size} bytes in UTF-8; at most {spec[1]}",
+                )
+    elif spec[0] == "seq":
+        for item in value or ():
+            _check_utf8(name, item, spec[1])
+    elif spec[0] == "dict":
+        for key, item in (value or {}).items():
+            if spec[1]:
+                _check_utf8(name, key, spec[1])
+            if spec[2]:
+                _check_utf8(name, item, spec[2])
 
 
 def encode_body(body: Body) -> bytes:
@@ -254,3 +303,7 @@ def _address_reason(data: bytes, path: str) -> str | None:
     except (msgspec.DecodeError, LookupError, TypeError):
         return None
     return None
+
+
+for _kind in KINDS.values():
+    _utf8_checks(_kind)  # fill the cache at import, before threads share it

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from domain.errors import ErrorCode, LedgerError
+from streams.keys import Keypair
 from streams.wire import (
     ADDRESS_FIELD_NAMES,
     AMOUNT_FIELD_NAMES,
@@ -14,6 +18,7 @@ from streams.wire import (
     Memo,
     Mint,
     Transfer,
+    decode_body,
     register,
 )
 
@@ -61,3 +66,30 @@ def test_register_refuses_a_field_with_two_meanings() -> None:
     with pytest.raises(TypeError, match="role is 'other' here but 'address'"):
         register(Confused)
     assert "confused" not in KINDS and "reward" not in AMOUNT_FIELD_NAMES
+
+
+def _miner(**fields: object) -> bytes:
+    signer = Keypair.from_seed32(bytes(32)).address
+    body = {"chain_id": "c", "kind": "miner_register", "signer": signer, "nonce": 1,
+            "created_at": 0, "miner_id": "m1", **fields}  # fmt: skip
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"skills": ["é" * 40]},  # 80 bytes, 40 code points: past msgspec's own check
+        {"contact": {"é" * 40: "x"}},
+        {"contact": {"web": "€" * 200}},  # 600 bytes
+    ],
+)
+def test_utf8_limits_inside_lists_and_dicts(fields: dict[str, object]) -> None:
+    with pytest.raises(LedgerError) as info:
+        decode_body(_miner(**fields))
+    assert info.value.error_code is ErrorCode.FIELD_INVALID
+    assert "bytes in UTF-8" in info.value.reason
+
+
+def test_utf8_limits_allow_what_fits() -> None:
+    body = decode_body(_miner(skills=["é" * 32], contact={"web": "€" * 170}))
+    assert body.kind == "miner_register"
