@@ -9,6 +9,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -22,6 +23,9 @@ from streams.wire import TxBody  # noqa: E402
 DOC = ROOT / "docs" / "PROTOCOL.md"
 SCHEMA = ROOT / "docs" / "schemas" / "tx-body.schema.json"
 BEGIN, END = "<!-- error-codes:begin -->", "<!-- error-codes:end -->"
+KINDS_BEGIN, KINDS_END = "<!-- kinds:begin -->", "<!-- kinds:end -->"
+COMMON = {"kind", "chain_id", "signer", "nonce", "created_at", "expires_at"}
+MAX = 2**63 - 1
 
 
 def render_error_table() -> str:
@@ -37,12 +41,68 @@ def render_schema() -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
+def _bound(n: int) -> str:
+    return "2^63-1" if n == MAX else str(n)
+
+
+def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
+    """A short human rendering of one JSON Schema property."""
+    if "$ref" in prop:
+        target = defs[prop["$ref"].rsplit("/", 1)[1]]
+        return "one of " + ", ".join(f"`{v}`" for v in target["enum"])
+    if "anyOf" in prop:
+        return " or ".join(_type(p, defs) for p in prop["anyOf"])
+    kind = prop.get("type", "string")
+    if prop.get("pattern", "").startswith("^hive1"):
+        return "address"
+    if kind == "integer":
+        text = f"integer {_bound(prop.get('minimum', -MAX))}..{_bound(prop['maximum'])}"
+        return f"{text}; {prop['description']}" if "description" in prop else text
+    if kind == "array":
+        return f"list (at most {prop['maxItems']}) of {_type(prop['items'], defs)}"
+    if kind == "object":
+        keys, values = prop["propertyNames"], prop["additionalProperties"]
+        return (f"object (at most {prop['maxProperties']} keys) of "
+                f"{_type(keys, defs)} → {_type(values, defs)}")  # fmt: skip
+    if kind == "null":
+        return "null"
+    text = prop.get("description") or ""
+    if "maxLength" in prop and "UTF-8" not in text:
+        text = f"{prop.get('minLength', 0)} to {prop['maxLength']} characters"
+    if "pattern" in prop and not text:
+        text = f"matching `{prop['pattern']}`"
+    return f"{kind}, {text}" if text else kind
+
+
+def render_kinds() -> str:
+    schema = msgspec.json.schema(TxBody)
+    defs = schema["$defs"]
+    out = []
+    for tag, ref in schema["discriminator"]["mapping"].items():
+        spec = defs[ref.rsplit("/", 1)[1]]
+        about = " ".join((spec.get("description") or "").split()).replace("``", "`")
+        heading = f"**`{tag}`**: {about}" if about else f"**`{tag}`**"
+        out += ["", heading, "", "| field | type | |", "|---|---|---|"]
+        for name, prop in spec["properties"].items():
+            if name in COMMON:
+                continue
+            need = "required" if name in spec["required"] else (
+                f"optional, default `{json.dumps(prop['default'], ensure_ascii=False)}`")
+            out.append(f"| `{name}` | {_type(prop, defs)} | {need} |")
+    return "\n".join(out[1:])
+
+
+def _replace(doc: str, begin: str, end: str, text: str) -> str:
+    start, stop = doc.index(begin) + len(begin), doc.index(end)
+    return doc[:start] + "\n" + text + "\n" + doc[stop:]
+
+
 def with_table(doc: str) -> str:
-    start, end = doc.index(BEGIN) + len(BEGIN), doc.index(END)
-    return doc[:start] + "\n" + render_error_table() + "\n" + doc[end:]
+    doc = _replace(doc, KINDS_BEGIN, KINDS_END, render_kinds())
+    return _replace(doc, BEGIN, END, render_error_table())
 
 
-def test_error_table_matches_domain_errors() -> None:
+def test_error_table_and_kinds_match_the_code() -> None:
     doc = DOC.read_text(encoding="utf-8")
     assert doc == with_table(doc), "stale: run .venv/bin/python tests/test_protocol_doc.py --write"
 
