@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gateways.cli import bench_cmd, ledger_cmds, node_cmd, wallet_cmds
+from gateways.cli import bench_cmd, ledger_cmds, market_cmds, node_cmd, wallet_cmds
 
 app = typer.Typer(
     name="hiveledger",
@@ -13,6 +13,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(wallet_cmds.app, name="wallet")
+app.add_typer(market_cmds.task_app, name="task")
+app.add_typer(market_cmds.miner_app, name="miner")
+app.add_typer(market_cmds.validator_app, name="validator")
+app.add_typer(market_cmds.fraud_app, name="fraud")
 app.command("node")(node_cmd.node)
 app.command("balance")(ledger_cmds.balance)
 app.command("transfer")(ledger_cmds.transfer)

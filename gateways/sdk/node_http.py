@@ -68,6 +68,24 @@ class NodeHTTP:
     def sql(self, query: str) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/sql", json.dumps({"sql": query}).encode()))
 
+    def rpc(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """One JSON-RPC 2.0 call at /rpc; an error object becomes a LedgerError."""
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}})
+        try:
+            reply = self._call("POST", "/rpc", body.encode())
+        except LedgerError:
+            raise
+        if "error" in reply:
+            error = reply["error"]
+            data = error.get("data") or {}
+            try:
+                code = ErrorCode.from_code(str(data.get("code", "")))
+            except KeyError:
+                code = ErrorCode.BAD_REQUEST
+            reason = data.get("reason") or error.get("message", "")
+            raise LedgerError(code, str(reason))
+        return reply["result"]
+
     def health(self) -> dict[str, Any]:
         return dict(self._call("GET", "/healthz"))
 
