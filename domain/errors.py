@@ -44,6 +44,7 @@ class ErrorCode(Enum):
     SQL_TIMEOUT = ("sql_timeout", 1305, "the SQL statement ran out of time")
     TIMEOUT = ("timeout", 1306, "no outcome within the wait time")
     UNAVAILABLE = ("unavailable", 1307, "the node cannot take this request now")
+    AUDIT_FAILED = ("audit_failed", 1308, "the ledger breaks a rule; see the message")
     # Keys (1400s)
     MNEMONIC_INVALID = ("mnemonic_invalid", 1401, "unknown word or bad checksum")
     KEYSTORE_PASSWORD = ("keystore_password", 1402, "wrong keystore password")

@@ -4,6 +4,7 @@ projector and HTTP gateway into a node. Tests build nodes through it too."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -13,11 +14,11 @@ from pathlib import Path
 import nats
 from aiohttp import web
 from nats.aio.client import Client as NATS
-from gateways.http.reads import ProjectionReads
-from projections import BatchProjectionRunner, ProjectionDB, open_projection_db
 
 from domain.handlers import create_chain
+from gateways.http.reads import ProjectionReads
 from gateways.http.server import build_app
+from projections import BatchProjectionRunner, ProjectionDB, open_projection_db
 from streams import genesis as genesis_file
 from streams.genesis import Genesis
 from streams.intake_source import JetStreamIntakeSource
@@ -79,6 +80,10 @@ class Node:
         await asyncio.to_thread(self._start_ledger)
         await self._start_projections()
         await self._start_http()
+        (s.data_dir / "node.json").write_text(json.dumps({
+            "chain_id": self.genesis.chain_id, "nats_url": self.nats_url,
+            "http_url": self.http_url, "ledger_stream": s.ledger_stream,
+        }, indent=2))  # fmt: skip
         log.info(
             "node up: chain %s, nats %s, http %s, data %s",
             self.genesis.chain_id,

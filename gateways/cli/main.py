@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gateways.cli import bench_cmd, ledger_cmds, market_cmds, node_cmd, wallet_cmds
+from gateways.cli import audit_cmd, bench_cmd, ledger_cmds, market_cmds, node_cmd, wallet_cmds
 
 app = typer.Typer(
     name="hiveledger",
@@ -24,6 +24,7 @@ app.command("mint")(ledger_cmds.mint)
 app.command("tx")(ledger_cmds.tx)
 app.command("sql")(ledger_cmds.sql)
 app.command("bench")(bench_cmd.bench)
+app.command("audit")(audit_cmd.audit)
 
 
 def main() -> None:
