@@ -35,9 +35,11 @@ from streams.server import EmbeddedNatsServer
 STREAM, PREFIX = "LEDGER_BENCH", "bench.ledger"
 
 
-async def end_to_end(url: str, path: Path, last: int, batch_size: int) -> dict[str, Any]:
+async def end_to_end(
+    url: str, path: Path, last: int, batch_size: int, threads: int | None
+) -> dict[str, Any]:
     nc = await nats.connect(url)
-    db = ProjectionDB(path)
+    db = ProjectionDB(path, threads=threads)
     runner = BatchProjectionRunner(db, nc, stream=STREAM, prefix=PREFIX, batch_size=batch_size)
     started = time.perf_counter()
     await runner.start()
@@ -59,8 +61,10 @@ async def end_to_end(url: str, path: Path, last: int, batch_size: int) -> dict[s
     }
 
 
-def duckdb_only(messages: list[RawMsg], path: Path, batch_size: int) -> dict[str, Any]:
-    db = ProjectionDB(path)
+def duckdb_only(
+    messages: list[RawMsg], path: Path, batch_size: int, threads: int | None
+) -> dict[str, Any]:
+    db = ProjectionDB(path, threads=threads)
     projector = Projector(db, default_views(), PREFIX)
     started = time.perf_counter()
     for i in range(0, len(messages), batch_size):
@@ -86,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     started = time.perf_counter()
@@ -96,11 +101,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedNatsServer(Path(tmp) / "nats") as server:
         published = asyncio.run(publish(server.url, messages))
         e2e = asyncio.run(end_to_end(server.url, Path(tmp) / "e2e.duckdb", len(messages),
-                                     args.batch_size))
-        local = duckdb_only(raws, Path(tmp) / "local.duckdb", args.batch_size)
+                                     args.batch_size, args.threads))
+        local = duckdb_only(raws, Path(tmp) / "local.duckdb", args.batch_size, args.threads)
+    statuses = [r.status for r in ledger.records.values()]
     print(json.dumps({
         "events": len(messages),
+        "transactions": len(statuses),
+        "rejected": statuses.count("rejected"),
         "batch_size": args.batch_size,
+        "duckdb_threads": args.threads or "default",
         "ledger_build_s": round(built, 1),
         "publish_msgs_per_s": round(len(messages) / published),
         "end_to_end": e2e,

@@ -65,7 +65,7 @@ class ProjectionDB:
         self.writer.execute(TRACKING_DDL)
         self.writer.execute(VERSIONS_DDL)
         self.tracking = DuckDBTrackingRecorder(self.cursor)
-        log.info("projection db opened", extra={"path": self.path})
+        log.info("projection db %s opened", self.path, extra={"path": self.path})
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new connection to this database (its own transactions), for any one thread."""
@@ -103,7 +103,10 @@ class ProjectionDB:
                 con.rollback()
             raise
         if reset:
-            log.info("views created from scratch", extra={"views": reset, "path": self.path})
+            log.info(
+                "views %s created empty in %s: they rebuild from the start of the ledger",
+                ", ".join(reset), self.path, extra={"views": reset, "path": self.path},
+            )
         return reset
 
     def interrupt_writer(self) -> None:
@@ -117,7 +120,7 @@ class ProjectionDB:
             self._closed = True
         self.writer.close()
         self._root.close()
-        log.info("projection db closed", extra={"path": self.path})
+        log.info("projection db %s closed", self.path, extra={"path": self.path})
 
     def __enter__(self) -> ProjectionDB:
         return self

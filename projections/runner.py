@@ -112,7 +112,9 @@ class BatchProjectionRunner:
         self.stats.started_at = time.time()
         self._task = asyncio.create_task(self._run(self._feed), name="projection-runner")
         log.info(
-            "projection runner started",
+            "projection runner started: %s -> %s from seq %d (views at %s; rebuilt: %s)",
+            self.stream, self.db.path, start, self.projector.positions,
+            ", ".join(self.projector.reset) or "none",
             extra={"stream": self.stream, "from_seq": start, "views": self.projector.positions,
                    "rebuilt": self.projector.reset, "db": self.db.path},
         )
@@ -150,7 +152,9 @@ class BatchProjectionRunner:
         stats.max_lag_ms = max(stats.max_lag_ms, lag_ms)
         stats.backlog = backlog
         log.debug(
-            "batch projected",
+            "projected %d..%d: %d messages (%d events) in %.1f ms, lag %.0f ms, backlog %d",
+            result.first_seq, result.last_seq, result.messages, result.events,
+            result.apply_ms, lag_ms, backlog,
             extra={"first_seq": result.first_seq, "last_seq": result.last_seq,
                    "messages": result.messages, "events": result.events,
                    "apply_ms": round(result.apply_ms, 2), "lag_ms": round(lag_ms, 1),
@@ -164,7 +168,10 @@ class BatchProjectionRunner:
                 if inspect.isawaitable(outcome):
                     await outcome
             except Exception:
-                log.exception("on_projected callback failed", extra={"last_seq": result.last_seq})
+                log.exception(
+                    "on_projected callback failed at seq %d", result.last_seq,
+                    extra={"last_seq": result.last_seq},
+                )
 
     async def wait_for(self, seq: int, timeout: float) -> bool:
         """Wait until every view has applied ``seq``; False on timeout or runner failure."""
@@ -189,14 +196,35 @@ class BatchProjectionRunner:
         if task is not None and not task.done():
             done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
             if not done:
-                log.warning("projection batch still running at the deadline; interrupting it")
+                log.warning(
+                    "projection batch still running at the %.1f s deadline; interrupting it "
+                    "(it rolls back; the next start redoes it)", timeout,
+                )
                 self.db.interrupt_writer()
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
         log.info(
-            "projection runner stopped",
+            "projection runner stopped at seq %d after %d batches, %d events (%s)",
+            self.position, self.stats.batches, self.stats.events, self.db.path,
             extra={"position": self.position, "batches": self.stats.batches,
                    "events": self.stats.events, "db": self.db.path},
         )
+
+    def figures(self) -> dict[str, float]:
+        """Current figures, flat, for /metrics and status pages."""
+        stats = self.stats
+        return {
+            "position": self.position,
+            "batches": stats.batches,
+            "messages": stats.messages,
+            "events": stats.events,
+            "last_batch_size": stats.last_batch_size,
+            "last_apply_ms": stats.last_apply_ms,
+            "last_lag_ms": stats.last_lag_ms,
+            "max_lag_ms": stats.max_lag_ms,
+            "backlog": stats.backlog,
+            "feed_restarts": self._feed.restarts if self._feed is not None else 0,
+            "failed": 1 if self.error is not None else 0,
+        }
