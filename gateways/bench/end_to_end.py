@@ -65,7 +65,8 @@ def start_node(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"node exited at start: see {home / 'node.log'}")
+            tail = (home / "node.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"node exited at start:\n{tail}")
         try:
             client.chain()
             return process, url

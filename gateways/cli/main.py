@@ -29,3 +29,7 @@ app.command("audit")(audit_cmd.audit)
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
