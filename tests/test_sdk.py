@@ -9,7 +9,7 @@ import contextlib
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,10 @@ from gateways.sdk import (
     TaskSolution,
     TaskSpec,
     TaskType,
+    VerificationType,
     summary_solver,
 )
+from gateways.sdk.miner import solution_fields
 from streams.keys import Keypair
 from streams.keystore import Keystore
 from tests.node_harness import FAST_KDF, start_node, treasury_of
@@ -243,6 +245,16 @@ async def test_a_keystore_wallet_by_name(node: Node, tmp_path: Path) -> None:
         async with HiveClient(node.http_url, wallet="alice", password="no", keystore_home=tmp_path):
             pass
     assert info.value.code == "keystore_password"
+
+
+async def test_the_summary_solver_always_fits_inline() -> None:
+    text = "长" * 1000 + ". " + "x" * 990
+    task = TaskDetails("0" * 64, "题" * 128, text, TaskType.GENERAL_TASK,
+                       DifficultyLevel.BEGINNER, 1, 0, datetime.now(), VerificationType.HYBRID,
+                       50, [], [])  # fmt: skip
+    solution = summary_solver(task)
+    assert len(solution.to_content().encode()) <= 2048
+    assert solution_fields(solution, None)["content_hash"] == solution.content_hash()
 
 
 def picky_solver(task: TaskDetails) -> TaskSolution:

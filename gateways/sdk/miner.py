@@ -58,6 +58,12 @@ class AIMiner:
     def is_running(self) -> bool:
         return self._auto.is_running
 
+    @is_running.setter
+    def is_running(self, value: bool) -> None:
+        """Seed 000 stops the loop by setting this to False; that still works."""
+        if not value:
+            self._auto.stop()
+
     @property
     def auto_tasks(self) -> list[str]:
         """Ids of the tasks auto-mining joined, oldest first."""

@@ -47,19 +47,24 @@ async def call_solver(solver: Solver, task: TaskDetails) -> TaskSolution | None:
     return result
 
 
+def clip(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` of UTF-8, on a character boundary."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
+
+
 def summary_solver(task: TaskDetails) -> TaskSolution:
     """A deterministic summary of the task: its first sentences and its main words.
 
-    Not intelligence, a demonstration: it shows the shape of a solver and produces a
-    small solution that always fits inline.
+    Not intelligence, a demonstration: it shows the shape of a solver, and its solution
+    always fits inline (well under 2048 bytes, whatever the task's text).
     """
     text = " ".join(task.description.split())
     sentences = [s for s in _SENTENCE.split(text) if s][:2]
-    words = [w.lower() for w in _WORD.findall(f"{task.title} {text}")]
+    words = [w.lower()[:32] for w in _WORD.findall(f"{task.title} {text}")]
     keywords = [w for w, _ in Counter(w for w in words if w not in _STOP).most_common(5)]
-    summary = " ".join(sentences)[:600] or task.title
+    summary = clip(" ".join(sentences), 1000) or clip(task.title, 200)
     return TaskSolution(
-        content=f"Summary of '{task.title[:100]}': {summary}",
+        content=f"Summary of '{clip(task.title, 200)}': {summary}",
         documentation="summary_solver: first sentences of the description and its main words",
         performance_metrics={"words": len(text.split()), "keywords": keywords},
     )
