@@ -116,7 +116,8 @@ async def test_a_task_from_publishing_to_settlement(node: Node) -> None:
             *(m.miner.register(MINER) for m in (a, b)),
             *(v.validator.register(10 * UNIT) for v in validators),
         )
-        task_id = await pub.publisher.publish_task(spec("Lifecycle", deadline=timedelta(seconds=6)))
+        # 8 s: joins, submissions and votes (four rounds of writes) all before the deadline
+        task_id = await pub.publisher.publish_task(spec("Lifecycle", deadline=timedelta(seconds=8)))
         listed = await a.list_active_tasks(TaskFilters(task_type=TaskType.LOGIC_REASONING))
         assert [t.task_id for t in listed] == [task_id]
         assert listed[0].publisher == pub.address and listed[0].reward_amount == 5 * UNIT
