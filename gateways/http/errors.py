@@ -17,6 +17,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.WALLET_NOT_FOUND: 404,
+    ErrorCode.TASK_NOT_FOUND: 404,
+    ErrorCode.MINER_NOT_REGISTERED: 404,
+    ErrorCode.NOT_VALIDATOR: 404,
     ErrorCode.TIMEOUT: 504,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.SQL_TIMEOUT: 408,

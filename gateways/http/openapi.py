@@ -8,6 +8,7 @@ import msgspec
 
 from domain.errors import ErrorCode
 from gateways.http.errors import ErrorBody
+from gateways.http.openapi_market import market_paths
 from streams import wire
 from streams.envelope import Envelope
 
@@ -42,7 +43,7 @@ def document(server_url: str = "http://127.0.0.1:8545") -> dict[str, Any]:
         "required": True,
         "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
     }
-    return {
+    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "hiveledger",
@@ -60,7 +61,8 @@ def document(server_url: str = "http://127.0.0.1:8545") -> dict[str, Any]:
                             "name": "wait",
                             "in": "query",
                             "schema": {"enum": ["0", "1"]},
-                            "description": "1: answer with the outcome, not just the acceptance into intake",
+                            "description": "1: answer with the outcome, "
+                            "not just the acceptance into intake",
                         },
                         {
                             "name": "timeout",
@@ -159,3 +161,5 @@ def document(server_url: str = "http://127.0.0.1:8545") -> dict[str, Any]:
         },
         "components": {"schemas": components},
     }
+    doc["paths"].update(market_paths(components))
+    return doc

@@ -1,4 +1,4 @@
-"""The aiohttp application: REST, OpenAPI, metrics, errors as JSON."""
+"""The aiohttp application: REST, JSON-RPC, OpenAPI, metrics, errors as JSON."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from gateways.http import openapi, rest
+from gateways.http import openapi, rest, rest_market, rpc
 from gateways.http.errors import error_middleware
+from gateways.http.market_api import GATEWAY, Gateway
+from gateways.http.market_reads import MarketReads
 from gateways.http.metrics import NodeCollector, exposition, registry_for
-from gateways.http.ports import Reads, Submitter
+from gateways.http.ports import MarketReadsPort, Reads, Submitter
+from gateways.http.reads import ProjectionReads
 from streams.sequencer import Sequencer
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -20,12 +23,24 @@ class HasSequencer(Protocol):
 
 
 def build_app(
-    submitter: Submitter, reads: Reads, node: HasSequencer | None = None
+    submitter: Submitter,
+    reads: Reads,
+    node: HasSequencer | None = None,
+    market: MarketReadsPort | None = None,
 ) -> web.Application:
+    """``market``: the marketplace's reads; by default over the same projection DB as
+    ``reads`` (which must then be a ProjectionReads)."""
+    if market is None:
+        if not isinstance(reads, ProjectionReads):
+            raise TypeError("pass market= when reads is not a ProjectionReads")
+        market = MarketReads(reads.db, reads.chain_id)
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_REQUEST_BYTES)
     app[rest.SUBMITTER] = submitter
     app[rest.READS] = reads
+    app[GATEWAY] = Gateway(submitter, reads, market)
     rest.add_routes(app)
+    rest_market.add_routes(app)
+    rpc.add_routes(app)
 
     def stats() -> Any:
         return node.sequencer.stats if node is not None and node.sequencer is not None else None
