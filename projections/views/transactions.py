@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import duckdb
 
 from projections.records import Batch
@@ -18,7 +20,7 @@ class TransactionsView(View):
     """Both tables come from TxRecord.Decided events, so one view (one position) makes them."""
 
     name = "transactions"
-    version = 1
+    version = 2  # 2: projected_at
     tables = ("transactions", "transfers")
     ddl = (
         """CREATE TABLE IF NOT EXISTS transactions (
@@ -33,7 +35,9 @@ class TransactionsView(View):
             intake_seq BIGINT,         -- INTAKE stream sequence of the submission
             sequenced_at BIGINT,       -- the sequencer's clock, unix ms, as recorded
             time TIMESTAMPTZ,          -- the decision event's timestamp
-            body JSON                  -- the signed body, NULL if the envelope is junk
+            body JSON,                 -- the signed body, NULL if the envelope is junk
+            projected_at TIMESTAMPTZ   -- wall clock when the projector wrote the row, just
+                                       -- before its batch committed (lag: - sequenced_at)
         )""",
         """CREATE TABLE IF NOT EXISTS transfers (
             txid VARCHAR PRIMARY KEY,
@@ -74,8 +78,9 @@ class TransactionsView(View):
         con.execute(
             f"""INSERT INTO transactions
                 SELECT txid, seq, status, kind, signer, nonce, code, reason, intake_seq,
-                       sequenced_at, time, body
-                FROM {DECIDED}"""
+                       sequenced_at, time, body, $1
+                FROM {DECIDED}""",
+            [datetime.now(UTC)],
         )
         con.execute(
             f"""INSERT INTO transfers
