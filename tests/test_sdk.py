@@ -151,6 +151,7 @@ async def test_a_task_from_publishing_to_settlement(node: Node) -> None:
 
         final = await settled(a, task_id)
         assert (final.status, final.winner) == ("settled", a.address)
+        assert (final.winning_submission, final.payout) == (submissions[a.address], 5 * UNIT)
         assert all(s["reached"] and s["votes"] == 3 for s in final.submissions)
 
         stats_a, stats_b = await a.get_miner_stats(), await a.get_miner_stats(b.address)
@@ -159,6 +160,7 @@ async def test_a_task_from_publishing_to_settlement(node: Node) -> None:
         assert (stats_b.tasks_completed, stats_b.tasks_failed, stats_b.total_earnings) == (0, 1, 0)
         assert stats_a.reputation_score > stats_b.reputation_score
         assert stats_a.specializations == [TaskType.CODE_ANALYSIS]
+        assert (stats_a.miner_id, stats_a.skills) == ("sdk-miner", ["python"])
 
         assert await pub.get_balance() == FUNDS - 5 * UNIT
         assert await a.get_balance() == FUNDS + 5 * UNIT, "stake back, and the reward"
@@ -206,6 +208,9 @@ async def test_every_refusal_carries_its_code(node: Node, monkeypatch: pytest.Mo
         past = spec("Too late", deadline=timedelta(seconds=-5))
         await refused("deadline_invalid", pub.publisher.publish_task(past))
         await refused("task_not_found", pub.get_task_details("3" * 64))
+        await refused("miner_not_registered", pub.get_miner_stats(KEYS["poor"].address))
+        await refused("not_validator", pub.validator.get_info())
+        await refused("address_invalid", pub.get_balance("hive1nope"))
         with pytest.raises(AIRPCError) as unknown:
             await pub.rpc_call("ai_noSuchMethod")
         assert unknown.value.number == -32601

@@ -192,7 +192,9 @@ class AutoMiner:
         """This miner's joined tasks still before their deadline (seed 000's count)."""
         now = datetime.now()
         mine = await self.miner.get_my_tasks()
-        active = {t.task_id for t in mine if t.publisher != me and t.deadline > now}
+        active = {
+            t.task_id for t in mine if t.publisher != me and t.deadline > now and t.status == "open"
+        }
         return len(active | set(self.workers))
 
     def _should_participate(self, task: TaskSummary, config: AutoMiningConfig) -> bool:

@@ -46,6 +46,7 @@ class TaskFilters:
     min_reward: int | None = None
     max_reward: int | None = None
     deadline_before: datetime | None = None
+    limit: int | None = None  # the node's addition: 1-1000, default 100 (soonest first)
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -59,6 +60,8 @@ class TaskFilters:
             result["max_reward"] = self.max_reward
         if self.deadline_before:
             result["deadline_before"] = int(self.deadline_before.timestamp())
+        if self.limit:
+            result["limit"] = self.limit
         return result
 
 
@@ -73,6 +76,7 @@ class TaskSummary:
     participants_count: int
     max_participants: int
     publisher: str
+    status: str = TaskStatus.OPEN.value
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskSummary:
@@ -86,6 +90,7 @@ class TaskSummary:
             participants_count=data["participants_count"],
             max_participants=data["max_participants"],
             publisher=data["publisher"],
+            status=data.get("status") or TaskStatus.OPEN.value,
         )
 
 
@@ -93,8 +98,9 @@ class TaskSummary:
 class TaskDetails:
     """Seed 000's fields, then what the node adds (status, publisher, ...).
 
-    ``submissions`` are dicts: submission_id, miner, content_hash, content_uri, votes,
-    reached, score, confidence (see docs/MARKET_API.md).
+    ``submissions`` are dicts: submission_id, miner, content_hash, content, content_uri,
+    votes, reached, score, confidence, submitted_at, won (docs/MARKET_API.md). After
+    settlement ``payout`` went to ``winner`` (or ``refund`` back to the publisher).
     """
 
     task_id: str
@@ -113,6 +119,10 @@ class TaskDetails:
     publisher: str = ""
     max_participants: int = 0
     winner: str = ""
+    winning_submission: str = ""
+    payout: int = 0
+    refund: int = 0
+    validation_window: int = 0  # milliseconds
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskDetails:
@@ -133,6 +143,10 @@ class TaskDetails:
             publisher=data.get("publisher") or "",
             max_participants=data.get("max_participants") or 0,
             winner=data.get("winner") or "",
+            winning_submission=data.get("winning_submission") or "",
+            payout=data.get("payout") or 0,
+            refund=data.get("refund") or 0,
+            validation_window=data.get("validation_window") or 0,
         )
 
     @property
@@ -170,6 +184,8 @@ class MinerStats:
     total_earnings: int
     success_rate: float
     specializations: list[TaskType]
+    miner_id: str = ""
+    skills: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MinerStats:
@@ -181,6 +197,8 @@ class MinerStats:
             total_earnings=data["total_earnings"],
             success_rate=float(data["success_rate"]),
             specializations=[TaskType(spec) for spec in data["specializations"]],
+            miner_id=data.get("miner_id") or "",
+            skills=list(data.get("skills") or []),
         )
 
 
