@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from gateways.cli import audit_cmd, bench_cmd, ledger_cmds, market_cmds, node_cmd, wallet_cmds
+from gateways.cli import (
+    audit_cmd,
+    bench_cmd,
+    demo_cmd,
+    ledger_cmds,
+    market_cmds,
+    node_cmd,
+    wallet_cmds,
+)
 
 app = typer.Typer(
     name="hiveledger",
@@ -25,6 +33,7 @@ app.command("tx")(ledger_cmds.tx)
 app.command("sql")(ledger_cmds.sql)
 app.command("bench")(bench_cmd.bench)
 app.command("audit")(audit_cmd.audit)
+app.command("demo")(demo_cmd.demo)
 
 
 def main() -> None:
