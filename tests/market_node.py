@@ -146,6 +146,18 @@ def task_fields(deadline_in_ms: int = 4_000, **edits: Any) -> dict[str, Any]:
     return fields
 
 
+async def caught_up(node: Node) -> None:
+    """Wait until the projections reach the LEDGER's last message. A projector batch may end
+    inside one of the sequencer's atomic writes (a settlement by the clock has no
+    transaction record to wait for), so a figure read just after a task shows ``settled``
+    may still be the one from before that write."""
+    assert node.nc is not None
+    info = await stream_info(node.nc, "LEDGER")
+    assert info is not None
+    last = info["state"]["last_seq"]
+    await until(lambda: rest(node, "/healthz"), lambda r: r[1]["projected_seq"] >= last)
+
+
 async def until(
     probe: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], timeout: float = 20.0
 ) -> Any:

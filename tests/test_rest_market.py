@@ -17,6 +17,7 @@ from tests.market_node import (
     TOKEN,
     Actor,
     call,
+    caught_up,
     counts,
     digest,
     fund,
@@ -120,7 +121,9 @@ async def test_a_task_through_rest(node: Node) -> None:
     async def details() -> Any:
         return await get(node, f"/v1/tasks/{task_id}")
 
-    settled = await until(details, lambda t: t["status"] == "settled")
+    await until(details, lambda t: t["status"] == "settled")
+    await caught_up(node)
+    settled = await details()
     assert settled["winner"] == MINER.address and settled["payout"] == 5 * TOKEN
     stats = await same_as_rpc(node, f"/v1/miners/{MINER.address}", "ai_getMinerStats",
                               {"miner_address": MINER.address})  # fmt: skip

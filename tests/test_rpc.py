@@ -17,6 +17,7 @@ from streams import wire_market as wm
 from tests.market_node import (
     TOKEN,
     Actor,
+    caught_up,
     counts,
     digest,
     fund,
@@ -95,8 +96,9 @@ async def test_a_task_from_publication_to_settlement(node: Node) -> None:
     if task["status"] != "settled":
         assert sub["reached"] is None and sub["score"] is None, "scored when the task settles"
 
-    settled = await until(lambda: details(node, task_id), lambda t: t["status"] == "settled")
-    await check_settled(node, settled, submission_id, before)
+    await until(lambda: details(node, task_id), lambda t: t["status"] == "settled")
+    await caught_up(node)
+    await check_settled(node, await details(node, task_id), submission_id, before)
 
 
 async def check_open(node: Node, task_id: str, fields: dict) -> None:
