@@ -17,7 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
+from nats.errors import Error as NatsError
 
 from domain.book import Book
 from domain.chain import Chain
@@ -35,6 +36,7 @@ from streams.intake import (
     recorded_envelope,
     to_command,
 )
+from streams.jetstream import JetStreamError
 from streams.ledger_app import LedgerApplication
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,19 @@ log = logging.getLogger(__name__)
 INTAKE_APPLICATION = "INTAKE"
 EVENTS_PER_TX_MAX = 5  # a mint: nonce, minted, opened, credited, record
 BATCH_EVENTS_MAX = 950  # JetStream's atomic batch limit is 1000 messages per batch
+
+
+TRANSIENT_PAUSE_MIN_S = 0.05
+TRANSIENT_PAUSE_MAX_S = 2.0
+# Failures that say nothing about the ledger's rules: the store or the network was slow
+# or away. eventsourcing's OperationalError covers a write whose outcome is unknown.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    ConnectionError,
+    OperationalError,
+    JetStreamError,
+    NatsError,
+)
 
 
 def now_ms() -> int:
@@ -57,6 +72,7 @@ class SequencerStats:
     position: int = 0
     retries: int = 0
     ticks: int = 0
+    transient_errors: int = 0
     seconds_check: float = 0.0
     seconds_execute: float = 0.0
     seconds_record: float = 0.0
@@ -99,6 +115,7 @@ class Sequencer:
         self.clock = clock
         self.max_txs = max_txs
         self.seen = SeenIds()
+        self.failure: BaseException | None = None
         self.stats = SequencerStats()
         self.chain = self._load_chain()
         self.market = self._load_market()
@@ -143,15 +160,51 @@ class Sequencer:
         return moved
 
     def run(self, stop: threading.Event, idle_sleep_max: float = 0.02) -> None:
+        """Step until ``stop``. A transient failure (a timeout, a lost connection, a write
+        whose outcome is unknown) costs a resync and a pause, never the thread; anything
+        else is a bug: logged, recorded in ``self.failure``, and the loop ends."""
         log.info("sequencer for chain %s resumes after intake seq %d", self.chain_id, self.position)
-        idle = 0.0005
+        idle, pause = 0.0005, TRANSIENT_PAUSE_MIN_S
         while not stop.is_set():
-            if self.step():
+            try:
+                took = self.step()
+            except TRANSIENT as error:
+                self.stats.transient_errors += 1
+                log.warning(
+                    "sequencer: %s: %s; resyncing in %.2fs", type(error).__name__, error, pause
+                )
+                stop.wait(pause)
+                pause = min(pause * 2, TRANSIENT_PAUSE_MAX_S)
+                self._resync_after_failure(stop)
+                continue
+            except Exception as error:
+                self.failure = error
+                log.exception(
+                    "sequencer stopped by an unexpected error at intake seq %d", self.position
+                )
+                return
+            pause = TRANSIENT_PAUSE_MIN_S
+            if took:
                 idle = 0.0005
             else:
                 stop.wait(idle)
                 idle = min(idle * 2, idle_sleep_max)
         log.info("sequencer stopped at intake seq %d", self.position)
+
+    def _resync_after_failure(self, stop: threading.Event) -> None:
+        """Memory may be ahead of the store, and a write may or may not have landed: drop
+        the cache and ask the ledger where it stands."""
+        while not stop.is_set():
+            try:
+                self.app.forget()
+                self.chain = self._load_chain()
+                self.market = self._load_market()
+                self.position = self.app.process_recorder.max_tracking_id(INTAKE_APPLICATION) or 0
+                self.stats.position = self.position
+                return
+            except TRANSIENT as error:
+                log.warning("sequencer: resync failed (%s); retrying", error)
+                stop.wait(TRANSIENT_PAUSE_MAX_S)
 
     # -- one batch ------------------------------------------------------------------
     def process(self, messages: list[IntakeMessage]) -> int:

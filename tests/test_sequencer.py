@@ -140,3 +140,40 @@ def test_expired_transaction_is_rejected_by_the_sequencers_clock(ledger, keys) -
     rec = record(app, open_envelope(envelope, CHAIN).txid)
     assert (rec.code, rec.sequenced_at) == ("expired", 1_000)
     assert balance(app, keys["a"]) == 0
+
+
+class FlakySource(ListSource):
+    """Times out on chosen fetches, as a loaded server might."""
+
+    def __init__(self, fail_on: set[int]) -> None:
+        super().__init__()
+        self.calls = 0
+        self.fail_on = fail_on
+
+    def fetch(self, start_seq: int, limit: int, timeout: float = 0) -> list[IntakeMessage]:
+        self.calls += 1
+        if self.calls in self.fail_on:
+            raise TimeoutError("no result within 2.0s")
+        return super().fetch(start_seq, limit, timeout)
+
+
+def test_a_timeout_costs_a_resync_not_the_sequencer(keys) -> None:
+    import threading
+
+    app = LedgerApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    treasury = keys["t"].address
+    app.record(create_chain(CHAIN, treasury, {treasury: 1_000}, app.load_wallet).changed.values())
+    source = FlakySource(fail_on={1, 2})
+    sequencer = Sequencer(app, source, CHAIN, clock=lambda: 1_000)
+    source.add(send(keys, "t", "a", 10, 1))
+    stop = threading.Event()
+    thread = threading.Thread(target=sequencer.run, args=(stop,), daemon=True)
+    thread.start()
+    for _ in range(200):
+        if sequencer.stats.accepted:
+            break
+        stop.wait(0.02)
+    stop.set()
+    thread.join(5)
+    assert sequencer.stats.transient_errors == 2 and sequencer.failure is None
+    assert sequencer.stats.accepted == 1 and balance(app, keys["a"]) == 10

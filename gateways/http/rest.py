@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -15,6 +16,7 @@ from streams.address import decode_address
 
 SUBMITTER = web.AppKey("submitter", Submitter)
 READS = web.AppKey("reads", Reads)
+HEALTH = web.AppKey("health", Callable[[], list[str]])
 TXID = re.compile(r"^[0-9a-f]{64}$")
 WAIT_DEFAULT_S = 10.0
 WAIT_MAX_S = 60.0
@@ -101,6 +103,10 @@ async def post_sql(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     position = await asyncio.to_thread(request.app[READS].position)
+    problems = request.app[HEALTH]() if HEALTH in request.app else []
+    if problems:
+        body = {"status": "failing", "projected_seq": position, "problems": problems}
+        return json_response(body, status=503)
     return json_response({"status": "ok", "projected_seq": position})
 
 

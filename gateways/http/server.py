@@ -47,6 +47,18 @@ def build_app(
 
     registry = registry_for(NodeCollector(stats, reads.position))
 
+    def problems() -> list[str]:
+        found = []
+        sequencer = node.sequencer if node is not None else None
+        if sequencer is not None and sequencer.failure is not None:
+            found.append(f"sequencer stopped: {sequencer.failure!r}")
+        runner = getattr(reads, "runner", None)
+        if runner is not None and runner.error is not None:
+            found.append(f"projector stopped: {runner.error!r}")
+        return found
+
+    app[rest.HEALTH] = problems
+
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=exposition(registry), content_type="text/plain")
 
