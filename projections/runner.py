@@ -26,10 +26,14 @@ from nats.aio.client import Client as NATS
 from projections.db import ProjectionDB
 from projections.feed import LedgerFeed
 from projections.projector import BatchResult, Projector
+from projections.records import RawMsg
 from projections.views import View, default_views
 from streams.jetstream import install_fast_header_parser
 
 log = logging.getLogger(__name__)
+
+COMMIT_HEADER = "Hive-Commit"
+MAX_CARRIED = 50_000  # far above one atomic write (<= 1000 messages): a ledger without commits
 
 IDLE_WAIT = 0.5  # seconds the feed waits for a message before checking the stream
 
@@ -50,6 +54,21 @@ class ProjectionStats:
     max_lag_ms: float = 0.0
     backlog: int = 0  # messages the server still held for the feed at the last batch
     started_at: float = 0.0
+
+
+def split_at_last_commit(raws: list[RawMsg], caught_up: bool) -> tuple[list[RawMsg], list[RawMsg]]:
+    """(what to apply now, what to carry): a projector batch ends where one of the
+    sequencer's atomic writes ends (the message with the commit record), so every
+    committed DuckDB state is a state the ledger itself had. Messages with no commit
+    record after them wait for the rest of their write, unless the feed has caught up
+    with the stream (a ledger written without commit records, as some tests write)."""
+    for index in range(len(raws) - 1, -1, -1):
+        headers = raws[index].headers
+        if headers and COMMIT_HEADER in headers:
+            return raws[: index + 1], raws[index + 1 :]
+    if caught_up or len(raws) > MAX_CARRIED:
+        return raws, []
+    return [], raws
 
 
 class BatchProjectionRunner:
@@ -105,7 +124,10 @@ class BatchProjectionRunner:
         # dozen (its own plus the batch-publish ones the server keeps): process-wide swap.
         install_fast_header_parser()
         self._feed = LedgerFeed(
-            self.nc.jetstream(), self.stream, self.prefix, start,
+            self.nc.jetstream(),
+            self.stream,
+            self.prefix,
+            start,
             max_queue_bytes=self.max_queue_bytes,
         )
         await self._feed.start()
@@ -113,18 +135,30 @@ class BatchProjectionRunner:
         self._task = asyncio.create_task(self._run(self._feed), name="projection-runner")
         log.info(
             "projection runner started: %s -> %s from seq %d (views at %s; rebuilt: %s)",
-            self.stream, self.db.path, start, self.projector.positions,
+            self.stream,
+            self.db.path,
+            start,
+            self.projector.positions,
             ", ".join(self.projector.reset) or "none",
-            extra={"stream": self.stream, "from_seq": start, "views": self.projector.positions,
-                   "rebuilt": self.projector.reset, "db": self.db.path},
+            extra={
+                "stream": self.stream,
+                "from_seq": start,
+                "views": self.projector.positions,
+                "rebuilt": self.projector.reset,
+                "db": self.db.path,
+            },
         )
 
     async def _run(self, feed: LedgerFeed) -> None:
         loop = asyncio.get_running_loop()
+        carried: list[RawMsg] = []
         try:
             while not self._stopping:
-                raws = await feed.take(self.batch_size, timeout=IDLE_WAIT)
-                if not raws or self._stopping:
+                taken = await feed.take(self.batch_size, timeout=IDLE_WAIT)
+                if not taken or self._stopping:
+                    continue
+                raws, carried = split_at_last_commit([*carried, *taken], feed.pending == 0)
+                if not raws:
                     continue
                 result = await loop.run_in_executor(self._executor, self.projector.apply, raws)
                 await self._after(result, feed.pending)
@@ -134,7 +168,9 @@ class BatchProjectionRunner:
             self.error = err
             log.exception(
                 "projection runner failed at position %d; views stay at their last committed "
-                "batch (%s)", self.position, self.db.path,
+                "batch (%s)",
+                self.position,
+                self.db.path,
                 extra={"position": self.position, "db": self.db.path},
             )
             async with self._advanced:
@@ -153,12 +189,22 @@ class BatchProjectionRunner:
         stats.backlog = backlog
         log.debug(
             "projected %d..%d: %d messages (%d events) in %.1f ms, lag %.0f ms, backlog %d",
-            result.first_seq, result.last_seq, result.messages, result.events,
-            result.apply_ms, lag_ms, backlog,
-            extra={"first_seq": result.first_seq, "last_seq": result.last_seq,
-                   "messages": result.messages, "events": result.events,
-                   "apply_ms": round(result.apply_ms, 2), "lag_ms": round(lag_ms, 1),
-                   "backlog": backlog},
+            result.first_seq,
+            result.last_seq,
+            result.messages,
+            result.events,
+            result.apply_ms,
+            lag_ms,
+            backlog,
+            extra={
+                "first_seq": result.first_seq,
+                "last_seq": result.last_seq,
+                "messages": result.messages,
+                "events": result.events,
+                "apply_ms": round(result.apply_ms, 2),
+                "lag_ms": round(lag_ms, 1),
+                "backlog": backlog,
+            },
         )
         async with self._advanced:
             self._advanced.notify_all()
@@ -169,17 +215,20 @@ class BatchProjectionRunner:
                     await outcome
             except Exception:
                 log.exception(
-                    "on_projected callback failed at seq %d", result.last_seq,
+                    "on_projected callback failed at seq %d",
+                    result.last_seq,
                     extra={"last_seq": result.last_seq},
                 )
 
     async def wait_for(self, seq: int, timeout: float) -> bool:
         """Wait until every view has applied ``seq``; False on timeout or runner failure."""
+
         async def reached() -> None:
             async with self._advanced:
                 await self._advanced.wait_for(
                     lambda: self.position >= seq or self.error is not None
                 )
+
         try:
             await asyncio.wait_for(reached(), timeout)
         except TimeoutError:
@@ -198,7 +247,8 @@ class BatchProjectionRunner:
             if not done:
                 log.warning(
                     "projection batch still running at the %.1f s deadline; interrupting it "
-                    "(it rolls back; the next start redoes it)", timeout,
+                    "(it rolls back; the next start redoes it)",
+                    timeout,
                 )
                 self.db.interrupt_writer()
                 task.cancel()
@@ -207,9 +257,16 @@ class BatchProjectionRunner:
         await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
         log.info(
             "projection runner stopped at seq %d after %d batches, %d events (%s)",
-            self.position, self.stats.batches, self.stats.events, self.db.path,
-            extra={"position": self.position, "batches": self.stats.batches,
-                   "events": self.stats.events, "db": self.db.path},
+            self.position,
+            self.stats.batches,
+            self.stats.events,
+            self.db.path,
+            extra={
+                "position": self.position,
+                "batches": self.stats.batches,
+                "events": self.stats.events,
+                "db": self.db.path,
+            },
         )
 
     def figures(self) -> dict[str, float]:

@@ -9,9 +9,7 @@ import msgspec
 from projections import ProjectionDB, run_sql
 from projections.runner import BatchProjectionRunner
 
-TX_COLUMNS = (
-    "txid, seq, status, kind, signer, nonce, code, reason, intake_seq, sequenced_at, body"
-)
+TX_COLUMNS = "txid, seq, status, kind, signer, nonce, code, reason, intake_seq, sequenced_at, body"
 _json = msgspec.json.Decoder()
 
 
