@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nats
@@ -16,18 +14,18 @@ from aiohttp import web
 from nats.aio.client import Client as NATS
 
 from domain.handlers import create_chain
+from domain.market import Market
 from gateways.http.reads import ProjectionReads
 from gateways.http.server import build_app
 from projections import BatchProjectionRunner, ProjectionDB, open_projection_db
 from streams import genesis as genesis_file
 from streams.genesis import Genesis
-from streams.intake_source import JetStreamIntakeSource
 from streams.jetstream import ensure_intake_stream, ensure_ledger_stream
 from streams.keys import Keypair
 from streams.keystore import Keystore
 from streams.ledger_app import LedgerApplication
 from streams.publisher import DecisionWaiters, IntakePublisher
-from streams.sequencer import Sequencer
+from streams.sequencer_process import SequencerConfig, SequencerProcess
 from streams.server import EmbeddedNatsServer, check_version, parse_version
 
 log = logging.getLogger(__name__)
@@ -55,16 +53,12 @@ class Node:
     server: EmbeddedNatsServer | None = None
     nc: NATS | None = None
     app: LedgerApplication | None = None
-    sequencer: Sequencer | None = None
-    intake: JetStreamIntakeSource | None = None
+    sequencer: SequencerProcess | None = None
     reads: ProjectionReads | None = None
     db: ProjectionDB | None = None
     runner: BatchProjectionRunner | None = None
     http: web.AppRunner | None = None
     genesis: Genesis | None = None
-    stop_event: threading.Event = field(default_factory=threading.Event)
-    threads: list[threading.Thread] = field(default_factory=list)
-    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, "verify"))
     nats_url: str = ""
     http_url: str = ""
 
@@ -138,13 +132,14 @@ class Node:
             )
             self.app.record(book.changed.values())
             log.info("genesis of chain %s recorded", genesis.chain_id)
-        self.intake = JetStreamIntakeSource(self.nats_url, stream=s.intake_stream)
-        self.sequencer = Sequencer(self.app, self.intake, genesis.chain_id, pool=self.pool)
-        thread = threading.Thread(
-            target=self.sequencer.run, args=(self.stop_event,), name="sequencer", daemon=True
-        )
-        thread.start()
-        self.threads.append(thread)
+        if self.app.load_market(genesis.chain_id) is None:
+            self.app.record([Market(chain_id=genesis.chain_id)])
+        self.app.factory.close()
+        self.app = None
+        self.sequencer = SequencerProcess(SequencerConfig(
+            nats_url=self.nats_url, chain_id=genesis.chain_id, intake_stream=s.intake_stream,
+            ledger_stream=s.ledger_stream, log_level=logging.getLogger().getEffectiveLevel(),
+        )).start()  # fmt: skip
 
     async def _start_projections(self) -> None:
         assert self.genesis is not None and self.nc is not None
@@ -174,22 +169,16 @@ class Node:
         self.http_url = f"http://{self.settings.http_host}:{port}"
 
     async def stop(self) -> None:
-        self.stop_event.set()
         if self.http is not None:
             await self.http.cleanup()
-        for thread in self.threads:
-            await asyncio.to_thread(thread.join, 10)
+        if self.sequencer is not None:
+            await asyncio.to_thread(self.sequencer.stop)
         if self.runner is not None:
             await self.runner.stop(timeout=5.0)
         if self.db is not None:
             await asyncio.to_thread(self.db.close)
-        if self.intake is not None:
-            await asyncio.to_thread(self.intake.close)
-        if self.app is not None:
-            await asyncio.to_thread(self.app.factory.close)
         if self.nc is not None:
             await self.nc.close()
-        self.pool.shutdown(wait=False)
         if self.server is not None:
             await asyncio.to_thread(self.server.stop)
         log.info("node stopped")

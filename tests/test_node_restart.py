@@ -94,6 +94,10 @@ async def test_a_stop_mid_stream_neither_loses_nor_repeats(tmp_path: Path) -> No
     sequencer = node.sequencer
     assert sequencer is not None
     sent = await publish(node.nats_url, pairs, stop_when=lambda: sequencer.stats.accepted > 0)
+    for _ in range(3000):  # the sequencer's process may still be starting: wait for work
+        if sequencer.stats.accepted > 0:
+            break
+        await asyncio.sleep(0.01)
     await node.stop()  # with the sequencer in the middle of the stream
     decided_before_stop = sequencer.stats.accepted
     assert 0 < decided_before_stop <= sent

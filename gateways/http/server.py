@@ -13,13 +13,21 @@ from gateways.http.market_reads import MarketReads
 from gateways.http.metrics import NodeCollector, exposition, registry_for
 from gateways.http.ports import MarketReadsPort, Reads, Submitter
 from gateways.http.reads import ProjectionReads
-from streams.sequencer import Sequencer
+from streams.sequencer import SequencerStats
 
 MAX_REQUEST_BYTES = 64 * 1024
 
 
+class HasStats(Protocol):
+    @property
+    def stats(self) -> SequencerStats: ...
+
+    @property
+    def failure(self) -> object: ...
+
+
 class HasSequencer(Protocol):
-    sequencer: Sequencer | None
+    sequencer: HasStats | None
 
 
 def build_app(
@@ -51,7 +59,7 @@ def build_app(
         found = []
         sequencer = node.sequencer if node is not None else None
         if sequencer is not None and sequencer.failure is not None:
-            found.append(f"sequencer stopped: {sequencer.failure!r}")
+            found.append(f"sequencer stopped: {sequencer.failure}")
         runner = getattr(reads, "runner", None)
         if runner is not None and runner.error is not None:
             found.append(f"projector stopped: {runner.error!r}")

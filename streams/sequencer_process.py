@@ -1,0 +1,118 @@
+"""The sequencer in a process of its own, so it has a GIL of its own.
+
+On two cores the sequencer (checking, deciding, recording) and the projector (decoding,
+DuckDB) each need most of a core; in one process they would take turns on one
+interpreter lock. The child reads INTAKE and writes LEDGER through NATS only; the
+parent sees its counters through shared memory and stops it with an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from multiprocessing.sharedctypes import SynchronizedArray
+from typing import Any
+
+from streams.sequencer import SequencerStats
+
+log = logging.getLogger(__name__)
+
+STAT_FIELDS = [f.name for f in fields(SequencerStats) if f.name != "started_at"]
+FAILED = len(STAT_FIELDS)  # one more slot: 1.0 once the child's loop ended with an error
+PUBLISH_EVERY_S = 0.2
+
+
+@dataclass(frozen=True)
+class SequencerConfig:
+    nats_url: str
+    chain_id: str
+    intake_stream: str = "INTAKE"
+    ledger_stream: str = "LEDGER"
+    log_level: int = logging.INFO
+
+
+def _publish(stats: SequencerStats, shared: SynchronizedArray[Any], failed: bool) -> None:
+    with shared.get_lock():
+        for i, name in enumerate(STAT_FIELDS):
+            shared[i] = float(getattr(stats, name))
+        shared[FAILED] = 1.0 if failed else 0.0
+
+
+def _child(config: SequencerConfig, stop: Any, shared: SynchronizedArray[Any]) -> None:
+    """The child's main: build the sequencer on JetStream and run it until ``stop``."""
+    from streams.intake_source import JetStreamIntakeSource
+    from streams.ledger_app import LedgerApplication
+    from streams.sequencer import Sequencer
+
+    logging.basicConfig(level=config.log_level, format="%(name)s[sequencer]: %(message)s")
+    app = LedgerApplication(env={
+        "PERSISTENCE_MODULE": "streams.persistence",
+        "HIVELEDGER_NATS_URL": config.nats_url,
+        "HIVELEDGER_LEDGER_STREAM": config.ledger_stream,
+    })  # fmt: skip
+    intake = JetStreamIntakeSource(config.nats_url, stream=config.intake_stream)
+    done = threading.Event()
+    with ThreadPoolExecutor(2, "verify") as pool:
+        sequencer = Sequencer(app, intake, config.chain_id, pool=pool)
+
+        def report() -> None:
+            while not done.wait(PUBLISH_EVERY_S):
+                _publish(sequencer.stats, shared, False)
+
+        reporter = threading.Thread(target=report, name="stats", daemon=True)
+        reporter.start()
+        stopper = threading.Event()
+        watcher = threading.Thread(target=lambda: (stop.wait(), stopper.set()), daemon=True)
+        watcher.start()
+        try:
+            sequencer.run(stopper)
+        finally:
+            done.set()
+            _publish(sequencer.stats, shared, sequencer.failure is not None)
+            intake.close()
+            app.factory.close()
+
+
+class SequencerProcess:
+    """Start, watch and stop the sequencer's child process."""
+
+    def __init__(self, config: SequencerConfig) -> None:
+        context = mp.get_context("spawn")  # never fork a process that runs event loops
+        self._stop = context.Event()
+        self._shared: SynchronizedArray[Any] = context.Array("d", len(STAT_FIELDS) + 1)
+        self._process = context.Process(
+            target=_child, args=(config, self._stop, self._shared), name="hiveledger-sequencer",
+            daemon=True,
+        )  # fmt: skip
+
+    def start(self) -> SequencerProcess:
+        self._process.start()
+        return self
+
+    @property
+    def stats(self) -> SequencerStats:
+        with self._shared.get_lock():
+            values = list(self._shared)
+        kwargs = {n: (values[i] if n.startswith("seconds") else int(values[i]))
+                  for i, n in enumerate(STAT_FIELDS)}  # fmt: skip
+        return SequencerStats(**kwargs)
+
+    @property
+    def failure(self) -> str | None:
+        """Why the sequencer is not running, or None while it is."""
+        if self._shared[FAILED] == 1.0:
+            return "the sequencer's loop ended with an error: see the node's log"
+        if self._process.exitcode is not None and not self._stop.is_set():
+            return f"the sequencer process exited with code {self._process.exitcode}"
+        return None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        self._process.join(timeout)
+        if self._process.is_alive():
+            log.warning("sequencer did not stop in %.0fs; terminating it", timeout)
+            self._process.terminate()
+            self._process.join(5)
