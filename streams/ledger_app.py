@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import ProcessRecorder, Recording, Tracking
@@ -51,6 +51,7 @@ class LedgerApplication(Application[str]):
     """Aggregates by id, with a wallet cache; atomic saves with an upstream tracking record."""
 
     name = "Ledger"
+    env: ClassVar[dict[str, str]] = {"TRANSCODER_TOPIC": "streams.transcoder:MsgspecTranscoder"}
 
     def __init__(self, env: dict[str, str] | None = None, cache_size: int = 200_000) -> None:
         super().__init__(env)
@@ -100,7 +101,11 @@ class LedgerApplication(Application[str]):
         """Save every pending event of ``aggregates`` (and ``tracking``) in one atomic write."""
         processing = ProcessingEvent[str](tracking)
         changed = list(aggregates)
-        processing.collect_events(*changed)
+        # What ProcessingEvent.collect_events does, without its runtime Protocol checks
+        # (typing's isinstance on a Protocol costs tens of microseconds per aggregate).
+        for aggregate in changed:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
         recordings = self._record(processing)
         for aggregate in changed:
             if not isinstance(aggregate, TxRecord):  # decided once, never loaded again

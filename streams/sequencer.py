@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
@@ -116,6 +116,9 @@ class Sequencer:
         self.max_txs = max_txs
         self.seen = SeenIds()
         self.failure: BaseException | None = None
+        self._ahead: (
+            tuple[int, list[IntakeMessage], list[Future[list[OpenedTx | Refusal]]]] | None
+        ) = None
         self.stats = SequencerStats()
         self.chain = self._load_chain()
         self.market = self._load_market()
@@ -141,11 +144,46 @@ class Sequencer:
     # -- the loop -------------------------------------------------------------------
     def step(self, timeout: float = 1.0) -> int:
         """Take one batch from INTAKE and record it, then let the clock settle what is due.
-        Returns how many intake messages it took."""
-        messages = self.source.fetch(self.position + 1, self.max_txs, timeout)
-        taken = self.process(messages) if messages else 0
+        Returns how many intake messages it took.
+
+        While a batch is being decided and recorded (mostly waiting for JetStream's ack),
+        the next one is already fetched and its envelopes checked on the pool's threads."""
+        messages, checked = self._next_checked(timeout)
+        taken = 0
+        if messages:
+            messages, checked = self._fit(messages, checked)
+            self._look_ahead(messages[-1].seq + 1)
+            taken = self._record_checked(messages, checked)
         self.tick()
         return taken
+
+    def _look_ahead(self, start_seq: int) -> None:
+        if self.pool is None:
+            return
+        upcoming = self.source.fetch(start_seq, self.max_txs, 0.05)
+        if upcoming:
+            self._ahead = (start_seq, upcoming, self._submit_checks(upcoming))
+
+    def _next_checked(self, timeout: float) -> tuple[list[IntakeMessage], list[OpenedTx | Refusal]]:
+        ahead, self._ahead = self._ahead, None
+        started = time.perf_counter()
+        if ahead is not None and ahead[0] == self.position + 1:
+            _, messages, futures = ahead
+            checked = [item for future in futures for item in future.result()]
+        else:
+            messages = self.source.fetch(self.position + 1, self.max_txs, timeout)
+            checked = self._check_all(messages) if messages else []
+        self.stats.seconds_check += time.perf_counter() - started
+        return messages, checked
+
+    def _submit_checks(
+        self, messages: list[IntakeMessage]
+    ) -> list[Future[list[OpenedTx | Refusal]]]:
+        assert self.pool is not None
+        chain_id = self.chain_id
+        half = len(messages) // 2 or len(messages)
+        parts = [messages[:half], messages[half:]] if len(messages) > 1 else [messages]
+        return [self.pool.submit(lambda p: [check(m, chain_id) for m in p], part) for part in parts]
 
     def tick(self) -> list[str]:
         """Record what the clock decides now (expiry, validation, settlement), if anything."""
@@ -211,11 +249,16 @@ class Sequencer:
         """Decide and record a prefix of ``messages`` that fits one atomic batch; returns
         how many it took (the rest come again in the next fetch)."""
         assert messages and len(messages) <= self.max_txs
-        assert messages[0].seq > self.position, "intake must move forward"
         started = time.perf_counter()
         checked = self._check_all(messages)
         self.stats.seconds_check += time.perf_counter() - started
         messages, checked = self._fit(messages, checked)
+        return self._record_checked(messages, checked)
+
+    def _record_checked(
+        self, messages: list[IntakeMessage], checked: list[OpenedTx | Refusal]
+    ) -> int:
+        assert messages[0].seq > self.position, "intake must move forward"
         try:
             self._decide_and_record(messages, checked, known_duplicates=set())
         except IntegrityError:
