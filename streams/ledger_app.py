@@ -18,6 +18,10 @@ from domain.chain import Chain
 from domain.market import Market
 from domain.transaction import TxRecord
 from domain.wallet import Wallet
+from streams.jetstream import multi_last
+from streams.subjects import aggregate_subject
+
+MULTI_LAST_MAX = 1000  # the server answers at most 1024 subjects per request
 
 
 class AggregateCache:
@@ -79,6 +83,23 @@ class LedgerApplication(Application[str]):
             aggregate = self.get_or_none(aggregate_id)
             self.cache.put(aggregate_id, aggregate)
         return aggregate
+
+    def preload_absent(self, aggregate_ids: Iterable[str]) -> None:
+        """Learn in one request which of ``aggregate_ids`` have no events yet, so a batch
+        that opens many new wallets does not ask the store about each one in turn."""
+        missing = [i for i in dict.fromkeys(aggregate_ids) if not self.cache.get(i)[0]]
+        datastore = getattr(self.factory, "datastore", None)
+        if not missing or datastore is None:
+            return
+        store = datastore()
+        for start in range(0, len(missing), MULTI_LAST_MAX):
+            ids = missing[start : start + MULTI_LAST_MAX]
+            subjects = [aggregate_subject(store.prefix, i) for i in ids]
+            found = store.run(multi_last(store.nc, store.stream, subjects))
+            present = {m.subject for m in found.messages}
+            for aggregate_id, subject in zip(ids, subjects, strict=True):
+                if subject not in present:
+                    self.cache.put(aggregate_id, None)
 
     def load_wallet(self, address: str) -> Wallet | None:
         wallet: Wallet | None = self.load(Wallet.create_id(address))

@@ -26,6 +26,7 @@ from domain.dispatch import execute, run_clock
 from domain.errors import LedgerError
 from domain.market import Market
 from domain.transaction import ACCEPTED, REJECTED, TxRecord
+from domain.wallet import Wallet
 from streams.envelope import OpenedTx
 from streams.intake import (
     IntakeMessage,
@@ -305,6 +306,7 @@ class Sequencer:
         known_duplicates: set[str],
     ) -> None:
         started = time.perf_counter()
+        self.app.preload_absent(self._wallet_ids(checked))
         sequenced_at = self.clock()
         book = self._book()
         decided: dict[str, None] = {}
@@ -335,6 +337,17 @@ class Sequencer:
         stats.accepted += accepted
         stats.rejected += rejected
         stats.duplicates += duplicates
+
+    @staticmethod
+    def _wallet_ids(checked: list[OpenedTx | Refusal]) -> list[str]:
+        ids = []
+        for item in checked:
+            if isinstance(item, OpenedTx):
+                ids.append(Wallet.create_id(item.body.signer))
+                to = getattr(item.body, "to", None)
+                if to is not None:
+                    ids.append(Wallet.create_id(to))
+        return ids
 
     def _decide(
         self, message: IntakeMessage, item: OpenedTx | Refusal, book: Book, sequenced_at: int
