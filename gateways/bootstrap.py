@@ -145,7 +145,9 @@ class Node:
         assert self.genesis is not None and self.nc is not None
         self.waiters = DecisionWaiters(asyncio.get_running_loop())
         path = self.settings.data_dir / "projections.duckdb"
-        self.db = await asyncio.to_thread(open_projection_db, path)
+        # One DuckDB thread: the other core belongs to the sequencer's process. DuckDB's
+        # default (every core) starved it during big projection batches.
+        self.db = await asyncio.to_thread(open_projection_db, path, threads=1)
         self.runner = BatchProjectionRunner(
             self.db,
             self.nc,
