@@ -20,7 +20,7 @@ from gateways.cli.common import (
     table,
 )
 from gateways.sdk import transactions
-from gateways.sdk.node_http import NodeHTTP
+from streams import wire
 from streams.address import is_address
 from streams.keystore import Keystore
 
@@ -71,7 +71,15 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
         raise typer.Exit(EXIT_REFUSED)
 
 
-def _send(client: NodeHTTP, envelope: bytes, wait: bool) -> dict[str, Any]:
+def _sign_and_send(
+    node_url: str, signer: str, kind: type[wire.Body], wait: bool, **fields: Any
+) -> dict[str, Any]:
+    """Sign ``kind`` with the keystore wallet ``signer`` at its next nonce; submit it."""
+    keypair = Keystore(home()).load(signer, password())
+    client = node(node_url)
+    chain_id = client.chain()["chain_id"]
+    nonce = client.wallet(keypair.address)["next_nonce"]
+    _, envelope = transactions.sign(keypair, kind, chain_id=chain_id, nonce=nonce, **fields)
     return client.submit(envelope, wait=wait)
 
 
@@ -86,16 +94,8 @@ def transfer(
 ) -> None:
     """Sign a transfer locally, submit it, and print its id and outcome."""
     with errors_reported():
-        units = parse_tokens(amount)
-        recipient = resolve_address(to)
-        keypair = Keystore(home()).load(sender, password())
-        client = node(node_url)
-        chain_id = client.chain()["chain_id"]
-        nonce = client.wallet(keypair.address)["next_nonce"]
-        _, envelope = transactions.transfer(
-            keypair, chain_id=chain_id, to=recipient, amount=units, nonce=nonce, memo=memo
-        )
-        result = _send(client, envelope, wait)
+        fields = {"amount": parse_tokens(amount), "to": resolve_address(to), "memo": memo}
+        result = _sign_and_send(node_url, sender, wire.Transfer, wait, **fields)
     _report(result, as_json)
 
 
@@ -109,16 +109,8 @@ def mint(
 ) -> None:
     """Mint new tokens (treasury only)."""
     with errors_reported():
-        units = parse_tokens(amount)
-        recipient = resolve_address(to)
-        keypair = Keystore(home()).load(signer, password())
-        client = node(node_url)
-        chain_id = client.chain()["chain_id"]
-        nonce = client.wallet(keypair.address)["next_nonce"]
-        _, envelope = transactions.mint(
-            keypair, chain_id=chain_id, to=recipient, amount=units, nonce=nonce, memo=memo
-        )
-        result = _send(client, envelope, True)
+        fields = {"amount": parse_tokens(amount), "to": resolve_address(to), "memo": memo}
+        result = _sign_and_send(node_url, signer, wire.Mint, True, **fields)
     _report(result, as_json)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from domain.money import format_units, parse_tokens
+from gateways.cli import auto_cmd
 from gateways.cli.common import (
     JsonOption,
     NodeOption,
@@ -190,6 +191,9 @@ def miner_submit(
         node_url, signer, "ai_submitSolution", wm.SolutionSubmit, as_json, task_id=task_id,
         content_hash=digest, content=content or "", content_uri=uri or "",
     ))  # fmt: skip
+
+
+miner_app.command("auto")(auto_cmd.auto)
 
 
 @miner_app.command("stats")

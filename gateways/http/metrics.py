@@ -20,7 +20,15 @@ class NodeCollector(Collector):
     def collect(self) -> Iterator[Any]:
         stats = self.stats()
         if stats is not None:
-            for name in ("accepted", "rejected", "duplicates", "batches", "retries"):
+            for name in (
+                "accepted",
+                "rejected",
+                "duplicates",
+                "batches",
+                "retries",
+                "transient_errors",
+                "ticks",
+            ):
                 yield CounterMetricFamily(
                     f"hiveledger_sequencer_{name}",
                     f"transactions {name} by the sequencer"

@@ -14,49 +14,19 @@ def now_ms() -> int:
 
 
 def transfer(
-    keypair: Keypair,
-    *,
-    chain_id: str,
-    to: str,
-    amount: int,
-    nonce: int,
-    memo: str = "",
-    created_at: int | None = None,
-    expires_at: int | None = None,
-) -> tuple[str, bytes]:
-    body = wire.Transfer(
-        chain_id=chain_id,
-        signer=keypair.address,
-        nonce=nonce,
-        created_at=now_ms() if created_at is None else created_at,
-        expires_at=expires_at,
-        to=to,
-        amount=amount,
-        memo=memo,
-    )
-    return sign_tx(body, keypair)
+    keypair: Keypair, *, chain_id: str, to: str, amount: int, nonce: int, memo: str = "",
+    created_at: int | None = None, expires_at: int | None = None,
+) -> tuple[str, bytes]:  # fmt: skip
+    return sign(keypair, wire.Transfer, chain_id=chain_id, nonce=nonce, created_at=created_at,
+                expires_at=expires_at, to=to, amount=amount, memo=memo)  # fmt: skip
 
 
 def mint(
-    keypair: Keypair,
-    *,
-    chain_id: str,
-    to: str,
-    amount: int,
-    nonce: int,
-    memo: str = "",
+    keypair: Keypair, *, chain_id: str, to: str, amount: int, nonce: int, memo: str = "",
     created_at: int | None = None,
-) -> tuple[str, bytes]:
-    body = wire.Mint(
-        chain_id=chain_id,
-        signer=keypair.address,
-        nonce=nonce,
-        created_at=now_ms() if created_at is None else created_at,
-        to=to,
-        amount=amount,
-        memo=memo,
-    )
-    return sign_tx(body, keypair)
+) -> tuple[str, bytes]:  # fmt: skip
+    return sign(keypair, wire.Mint, chain_id=chain_id, nonce=nonce, created_at=created_at,
+                to=to, amount=amount, memo=memo)  # fmt: skip
 
 
 def sign(keypair: Keypair, kind: type[wire.Body], *, chain_id: str, nonce: int,
