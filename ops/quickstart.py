@@ -35,22 +35,28 @@ def ensure_env(extras: str) -> None:
     if not PY.exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == want:
-        return
+    project = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists():  # "<pyproject hash> <extras installed>"; test extras include the base
+        have_project, _, have_extras = STAMP.read_text().partition(" ")
+        if have_project == project and (not extras or extras in have_extras.split(",")):
+            return
     if run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip") != 0:
         sys.exit("pip upgrade failed")
     target = f".[{extras}]" if extras else "."
     if run(PY, "-m", "pip", "install", "--quiet", "-e", target) != 0:
         sys.exit("installing hiveledger failed")
-    STAMP.write_text(want)
+    STAMP.write_text(f"{project} {extras}")
 
 
 def node(args: list[str]) -> int:
     ensure_env("")
     if not any(a == "--dev" or a.startswith("--nats") for a in args):
         args = ["--dev", *args]
-    return run(BIN / "hiveledger", "node", *args)
+    command = [str(BIN / "hiveledger"), "node", *args]
+    print("+", " ".join(command), flush=True)
+    if os.name == "posix":  # become the node: signals (Ctrl-C, SIGTERM) reach it directly
+        os.execv(command[0], command)
+    return run(*command)
 
 
 def test(args: list[str]) -> int:
