@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Any
@@ -23,7 +24,10 @@ async def _mine(
         miner = client.miner
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, miner.stop_auto_mining)
+            # Only the main thread (and not Windows) can take signals in the loop; run from
+            # elsewhere (a worker thread, a test's CliRunner), --seconds is the way to stop.
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(sig, miner.stop_auto_mining)
         if seconds > 0:
             loop.call_later(seconds, miner.stop_auto_mining)
         await miner.start_auto_mining(config, solver)
