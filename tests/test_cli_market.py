@@ -6,7 +6,9 @@ JSON-RPC. One task (T1, deadline 8 s, validation window 2 s) runs the whole life
 settlement; while its deadline runs, a second task carries a fraud report that is
 confirmed and slashes, a third is cancelled, and `miner auto` mines a fourth. Every
 refusal is checked for its stable code on one stderr line, a non-zero exit, and for
-changing nothing (balances, nonces, the task's counts; INTAKE and LEDGER for reads).
+changing nothing. A write the sequencer refuses is still recorded as a rejected
+transaction (one INTAKE message, its LEDGER record), so for those "nothing" means no
+balance moved, no nonce used and the task unchanged; a refused read changes no count.
 
 The tests run in file order and share the node and its state (module scope).
 """
