@@ -205,11 +205,11 @@ class MarketMachine(RuleBasedStateMachine):
             return unknown
         return ids[index % len(ids)]
 
-    def _task_ids(self) -> list[str]:
+    def _task_ids(self, ready: Callable[[MTask], bool] = lambda t: True) -> list[str]:
+        """Open tasks that are ``ready`` (for a join, a submission) first, newest first."""
         newest = list(reversed(self.tasks))
-        return [t for t in newest if self.tasks[t].status == OPEN] + [
-            t for t in newest if self.tasks[t].status != OPEN
-        ]
+        first = [t for t in newest if self.tasks[t].status == OPEN and ready(self.tasks[t])]
+        return first + [t for t in newest if t not in first]
 
     def _sub_ids(self) -> list[str]:
         newest = list(reversed(self.subs))
@@ -421,7 +421,9 @@ class MarketMachine(RuleBasedStateMachine):
 
     @action(4, who=whos, pick=picks, stake=mostly(st.integers(1, 80), -1, 0), shift=nonce_shifts)
     def join(self, who: int, pick: int, stake: int, shift: int) -> None:
-        tid = self._pick(self._task_ids(), pick, "no-such-task")
+        tid = self._pick(
+            self._task_ids(lambda t: len(t.stakes) < t.max_participants), pick, "no-such-task"
+        )
         task = self.tasks.get(tid)
         joined = task.stakes if task else {}
         signer = self._who([m for m in self.miners if m not in joined], who)
@@ -449,7 +451,9 @@ class MarketMachine(RuleBasedStateMachine):
     @action(4, who=whos, pick=picks, bad_hash=mostly(st.just(False), True),
           shift=nonce_shifts)  # fmt: skip
     def submit(self, who: int, pick: int, bad_hash: bool, shift: int) -> None:
-        tid = self._pick(self._task_ids(), pick, "no-such-task")
+        tid = self._pick(
+            self._task_ids(lambda t: len(t.subs) < len(t.stakes)), pick, "no-such-task"
+        )
         task = self.tasks.get(tid)
         signer = self._who([m for m in task.stakes if m not in task.subs] if task else [], who)
         expected = self._nonce_error(shift)
@@ -491,9 +495,8 @@ class MarketMachine(RuleBasedStateMachine):
     def vote(self, who: int, pick: int, score: int, shift: int) -> None:
         sid = self._pick(self._sub_ids(), pick, "no-such-submission")
         sub = self.subs.get(sid)
-        signer = self._who(
-            [v for v in self.validators if sub and v not in sub.votes and v != sub.miner], who
-        )
+        fresh = [v for v in self.validators if sub and v not in sub.votes and v != sub.miner]
+        signer = self._who(fresh or list(self.validators), who)
         expected = self._nonce_error(shift)
         if expected is None:
             if signer not in self.validators:
