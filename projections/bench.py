@@ -100,21 +100,29 @@ def main() -> None:
     raws = [RawMsg(i + 1, s, h, d, 0) for i, (s, d, h) in enumerate(messages)]
     with tempfile.TemporaryDirectory() as tmp, EmbeddedNatsServer(Path(tmp) / "nats") as server:
         published = asyncio.run(publish(server.url, messages))
-        e2e = asyncio.run(end_to_end(server.url, Path(tmp) / "e2e.duckdb", len(messages),
-                                     args.batch_size, args.threads))
+        e2e = asyncio.run(
+            end_to_end(
+                server.url, Path(tmp) / "e2e.duckdb", len(messages), args.batch_size, args.threads
+            )
+        )
         local = duckdb_only(raws, Path(tmp) / "local.duckdb", args.batch_size, args.threads)
     statuses = [r.status for r in ledger.records.values()]
-    print(json.dumps({
-        "events": len(messages),
-        "transactions": len(statuses),
-        "rejected": statuses.count("rejected"),
-        "batch_size": args.batch_size,
-        "duckdb_threads": args.threads or "default",
-        "ledger_build_s": round(built, 1),
-        "publish_msgs_per_s": round(len(messages) / published),
-        "end_to_end": e2e,
-        "duckdb_only": local,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "events": len(messages),
+                "transactions": len(statuses),
+                "rejected": statuses.count("rejected"),
+                "batch_size": args.batch_size,
+                "duckdb_threads": args.threads or "default",
+                "ledger_build_s": round(built, 1),
+                "publish_msgs_per_s": round(len(messages) / published),
+                "end_to_end": e2e,
+                "duckdb_only": local,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -105,7 +105,9 @@ class ProjectionDB:
         if reset:
             log.info(
                 "views %s created empty in %s: they rebuild from the start of the ledger",
-                ", ".join(reset), self.path, extra={"views": reset, "path": self.path},
+                ", ".join(reset),
+                self.path,
+                extra={"views": reset, "path": self.path},
             )
         return reset
 

@@ -90,7 +90,9 @@ class LedgerFeed:
         )
         log.info(
             "ledger feed reading %s on %s from seq %d",
-            self.stream, self.filter, self.expected,
+            self.stream,
+            self.filter,
+            self.expected,
             extra={"stream": self.stream, "filter": self.filter, "start_seq": self.expected},
         )
 
@@ -136,7 +138,8 @@ class LedgerFeed:
         log.log(
             logging.INFO if real else logging.WARNING,
             "ledger feed: seq %d after %d; %s",
-            seq, self.expected - 1,
+            seq,
+            self.expected - 1,
             "nothing of ours between" if real else "messages were dropped, resubscribing",
             extra={"expected": self.expected, "received": seq, "real_gap": real},
         )
@@ -163,7 +166,8 @@ class LedgerFeed:
             return
         log.warning(
             "ledger feed: seq %d is stored but was not delivered; resubscribing",
-            found.seq, extra={"expected": self.expected, "stored": found.seq},
+            found.seq,
+            extra={"expected": self.expected, "stored": found.seq},
         )
         self._idle_since_seq = 0
         await self._restart()

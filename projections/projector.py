@@ -111,8 +111,7 @@ class Projector:
         """Name the first staged message whose data is not JSON, if that is what failed."""
         with contextlib.suppress(duckdb.Error):
             row = self.db.writer.execute(
-                "SELECT min(seq) FROM ledger_batch WHERE topic IS NOT NULL "
-                "AND NOT json_valid(data)"
+                "SELECT min(seq) FROM ledger_batch WHERE topic IS NOT NULL AND NOT json_valid(data)"
             ).fetchone()
             if row and row[0] is not None:
                 return f" (seq {row[0]}: data is not JSON)"

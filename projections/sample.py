@@ -73,8 +73,16 @@ class SampleLedger:
         wallet = self.wallets.get(signer)
         nonce = (wallet.nonce if wallet else 0) + 1
         self._clock += 7
-        body = {"chain_id": self.chain_id, "kind": kind, "signer": signer, "nonce": nonce,
-                "created_at": self._clock, "to": to, "amount": amount, "memo": memo}
+        body = {
+            "chain_id": self.chain_id,
+            "kind": kind,
+            "signer": signer,
+            "nonce": nonce,
+            "created_at": self._clock,
+            "to": to,
+            "amount": amount,
+            "memo": memo,
+        }
         txid = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         ctx = TxContext(txid=txid, signer=signer, nonce=nonce, sequenced_at=self._clock)
         command = (Transfer if kind == "transfer" else Mint)(ctx, to=to, amount=amount, memo=memo)
@@ -86,9 +94,16 @@ class SampleLedger:
             status, code, reason = REJECTED, err.code, err.reason
             book.changed.clear()
         record = TxRecord(
-            txid=txid, status=status, kind=kind, signer=signer, nonce=nonce,
-            envelope=envelope_for(body), intake_seq=len(self.records) + 1,
-            sequenced_at=self._clock, code=code, reason=reason,
+            txid=txid,
+            status=status,
+            kind=kind,
+            signer=signer,
+            nonce=nonce,
+            envelope=envelope_for(body),
+            intake_seq=len(self.records) + 1,
+            sequenced_at=self._clock,
+            code=code,
+            reason=reason,
         )
         self.records[txid] = record
         for aggregate in book.changed.values():
@@ -109,10 +124,15 @@ class SampleLedger:
                 headers = {TOPIC_HEADER: stored.topic, VERSION_HEADER: version}
                 self.messages.append((subject, stored.state, headers))
                 digest.update(stored.state)
-        record = {"prev": self._prev, "hash": digest.hexdigest(), "first_seq": first,
-                  "count": len(self.messages) - first + 1, "last_event": len(self.messages),
-                  "tracking": {"application_name": "intake", "notification_id": first},
-                  "time": self._clock}
+        record = {
+            "prev": self._prev,
+            "hash": digest.hexdigest(),
+            "first_seq": first,
+            "count": len(self.messages) - first + 1,
+            "last_event": len(self.messages),
+            "tracking": {"application_name": "intake", "notification_id": first},
+            "time": self._clock,
+        }
         self.messages[-1][2][COMMIT_HEADER] = json.dumps(record)
         self._prev = record["hash"]
 

@@ -38,8 +38,12 @@ KINDS = {
 def body_of(command: Any, chain_id: str) -> dict[str, Any]:
     """The signed body a client would have sent for ``command``."""
     ctx = command.ctx
-    body: dict[str, Any] = {"chain_id": chain_id, "kind": KINDS[type(command).__name__],
-                            "signer": ctx.signer, "nonce": ctx.nonce}
+    body: dict[str, Any] = {
+        "chain_id": chain_id,
+        "kind": KINDS[type(command).__name__],
+        "signer": ctx.signer,
+        "nonce": ctx.nonce,
+    }
     for field in dataclasses.fields(command):
         if field.name != "ctx":
             value = getattr(command, field.name)
@@ -98,15 +102,23 @@ class RecordedLedger(MemoryLedger):
         for aggregate in aggregates:
             for event in aggregate.collect_events():
                 stored = self._app.mapper.to_stored_event(event)
-                headers = {TOPIC_HEADER: stored.topic,
-                           VERSION_HEADER: str(stored.originator_version)}
-                self.messages.append((f"{self.prefix}.{stored.originator_id}", stored.state,
-                                      headers))
+                headers = {
+                    TOPIC_HEADER: stored.topic,
+                    VERSION_HEADER: str(stored.originator_version),
+                }
+                self.messages.append(
+                    (f"{self.prefix}.{stored.originator_id}", stored.state, headers)
+                )
                 digest.update(stored.state)
         if len(self.messages) < first:
             return  # a tick that decided nothing
-        record = {"prev": self._prev, "hash": digest.hexdigest(), "first_seq": first,
-                  "count": len(self.messages) - first + 1, "last_event": len(self.messages),
-                  "time": self.now}
+        record = {
+            "prev": self._prev,
+            "hash": digest.hexdigest(),
+            "first_seq": first,
+            "count": len(self.messages) - first + 1,
+            "last_event": len(self.messages),
+            "time": self.now,
+        }
         self.messages[-1][2][COMMIT_HEADER] = json.dumps(record)
         self._prev = record["hash"]

@@ -54,13 +54,17 @@ class LedgerMachine(RuleBasedStateMachine):
         return TxContext(txid=f"t{self.count}", signer=signer, nonce=nonce, sequenced_at=0)
 
     @rule(
-        src=st.sampled_from(ADDRESSES), dst=st.sampled_from(ADDRESSES), amount=amounts,
+        src=st.sampled_from(ADDRESSES),
+        dst=st.sampled_from(ADDRESSES),
+        amount=amounts,
         nonce_shift=st.sampled_from([0, 0, 0, -1, 1]),
     )
     def transfer(self, src: str, dst: str, amount: int, nonce_shift: int) -> None:
         ctx = self._ctx(src, nonce_shift)
         ok = (
-            nonce_shift == 0 and src != dst and 0 < amount <= MAX_AMOUNT
+            nonce_shift == 0
+            and src != dst
+            and 0 < amount <= MAX_AMOUNT
             and self.balances.get(src, 0) >= amount
         )
         self._run(Transfer(ctx, to=dst, amount=amount), ok)

@@ -115,9 +115,10 @@ def test_from_mnemonic_follows_the_path() -> None:
         expected = slip10_derive(seed, (44, 8545, 0, 0, index))
         kp = Keypair.from_mnemonic(ABANDON_ART, index=index)
         assert kp.public_key == Keypair.from_seed32(expected).public_key
-    assert Keypair.from_mnemonic(ABANDON_ART).address != Keypair.from_mnemonic(
-        ABANDON_ART, passphrase="x"
-    ).address
+    assert (
+        Keypair.from_mnemonic(ABANDON_ART).address
+        != Keypair.from_mnemonic(ABANDON_ART, passphrase="x").address
+    )
 
 
 def test_mnemonic_is_normalised() -> None:

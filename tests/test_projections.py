@@ -102,9 +102,15 @@ def dump(db: ProjectionDB) -> dict[str, list[tuple[object, ...]]]:
     with db.cursor() as con:
         tables = {}
         for table, key in TABLE_KEYS.items():
-            columns = [name for (name,) in q(
-                con, "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
-                "ORDER BY column_index", table)]
+            columns = [
+                name
+                for (name,) in q(
+                    con,
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                    "ORDER BY column_index",
+                    table,
+                )
+            ]
             kept = ", ".join(c for c in columns if c not in WALL_CLOCK_COLUMNS)
             tables[table] = q(con, f"SELECT {kept} FROM {table} ORDER BY {key}")
         return tables
@@ -129,10 +135,16 @@ async def test_views_match_the_domain(ledger: Ledger, sample: SampleLedger, tmp_
     assert q(con, "SELECT sum(balance) FROM wallets") == [(chain.supply,)]
     assert q(con, "SELECT sum(received) - sum(sent) FROM wallets") == [(chain.supply,)]
 
-    txs = {r[0]: r[1:] for r in q(
-        con, "SELECT txid, status, kind, signer, nonce, code, sequenced_at FROM transactions")}
-    assert txs == {t: (r.status, r.kind, r.signer, r.nonce, r.code, r.sequenced_at)
-                   for t, r in sample.records.items()}
+    txs = {
+        r[0]: r[1:]
+        for r in q(
+            con, "SELECT txid, status, kind, signer, nonce, code, sequenced_at FROM transactions"
+        )
+    }
+    assert txs == {
+        t: (r.status, r.kind, r.signer, r.nonce, r.code, r.sequenced_at)
+        for t, r in sample.records.items()
+    }
     moved = [r for r in sample.records.values() if r.status == "accepted"]
     transfers = q(con, "SELECT kind, count(*), sum(amount) FROM transfers GROUP BY ALL ORDER BY 1")
     assert [k for k, _, _ in transfers] == ["mint", "transfer"]
@@ -144,7 +156,8 @@ async def test_views_match_the_domain(ledger: Ledger, sample: SampleLedger, tmp_
     types = Counter(h["Hive-Topic"].split(":")[1] for _, _, h in sample.messages)
     assert dict(q(con, "SELECT type, count(*) FROM events GROUP BY type")) == types
     assert q(con, "SELECT min(seq), max(seq), count(*), count(time) FROM events") == [
-        (1, last, last, last)]
+        (1, last, last, last)
+    ]
     commits = sum(1 for _, _, h in sample.messages if "Hive-Commit" in h)
     assert q(con, "SELECT count(*), sum(count) FROM commits") == [(commits, last)]
 
@@ -190,8 +203,9 @@ async def test_exactly_once_after_a_crash_inside_a_batch(
                 raise RuntimeError("simulated crash")
 
     path = tmp_path / "crash.duckdb"
-    views = [CrashingTransactions() if isinstance(v, TransactionsView) else v
-             for v in default_views()]
+    views = [
+        CrashingTransactions() if isinstance(v, TransactionsView) else v for v in default_views()
+    ]
     with open_projection_db(path) as db:
         runner = ledger.runner(db, views=views, batch_size=50)
         await runner.start()
@@ -350,7 +364,13 @@ async def test_exactly_once_after_kill_9(
     last = await ledger.publish(messages_for(sample, ledger.prefix))
     path = tmp_path / "killed.duckdb"
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, nats_server.url, ledger.stream, ledger.prefix, str(path),
+        sys.executable,
+        "-c",
+        CHILD,
+        nats_server.url,
+        ledger.stream,
+        ledger.prefix,
+        str(path),
         stdout=asyncio.subprocess.PIPE,
     )
     assert child.stdout is not None

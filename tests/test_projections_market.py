@@ -43,8 +43,13 @@ MARKET_TABLES = {
     "votes": "submission_id, validator", "miners": "address", "validators": "address",
     "fraud_alerts": "fraud_id", "market": "chain_id", "market_due": "task_id",
 }  # fmt: skip
-OTHER_TABLES = {"wallets": "address", "chain": "chain_id", "transfers": "txid",
-                "transactions": "txid", "tracking": "application_name"}
+OTHER_TABLES = {
+    "wallets": "address",
+    "chain": "chain_id",
+    "transfers": "txid",
+    "transactions": "txid",
+    "tracking": "application_name",
+}
 
 
 @dataclass
@@ -176,17 +181,33 @@ def check_tasks(con: duckdb.DuckDBPyConnection, m: Market) -> None:
         t.winner or None, t.submissions[t.winner] if t.winner else None,
         t.payout if t.final else None, t.reward - t.payout if t.final else None, t.published_at,
     ) for t in tasks}  # fmt: skip
-    assert rows(con, """SELECT task_id, publisher, title, reward_amount, stake_required,
+    assert (
+        rows(
+            con,
+            """SELECT task_id, publisher, title, reward_amount, stake_required,
         deadline, validation_window, quality_threshold, max_participants, status,
         participants_count, submissions_count, winner, winning_submission, payout, refund,
-        published_at FROM tasks""") == expected
-    statuses = {name: t.status for name, task in m.tasks.items()
-                for t in [m.ledger.get(Task.create_id(task))]}
-    assert statuses == {"won": "settled", "expired": "expired", "cancelled": "cancelled",
-                        "fraud": "settled", "open": "open", "validating": "validating"}
+        published_at FROM tasks""",
+        )
+        == expected
+    )
+    statuses = {
+        name: t.status
+        for name, task in m.tasks.items()
+        for t in [m.ledger.get(Task.create_id(task))]
+    }
+    assert statuses == {
+        "won": "settled",
+        "expired": "expired",
+        "cancelled": "cancelled",
+        "fraud": "settled",
+        "open": "open",
+        "validating": "validating",
+    }
     closed = rows(con, "SELECT task_id, closed_at FROM tasks")
     assert {t: c for t, (c,) in closed.items() if c is not None} == {
-        m.tasks[name]: at for name, at in m.closed_at.items()}
+        m.tasks[name]: at for name, at in m.closed_at.items()
+    }
     won, fraud = (m.ledger.get(Task.create_id(m.tasks[n])) for n in ("won", "fraud"))
     assert (won.winner, fraud.winner) == (M1, M2)  # M1's better score on "fraud" withheld
 
@@ -220,18 +241,28 @@ def check_submissions(con: duckdb.DuckDBPyConnection, m: Market) -> None:
             c.median if scored else None,
             task.submissions.get(task.winner) == s.submission_id if task.final else None,
         )  # fmt: skip
-    assert rows(con, """SELECT submission_id, task_id, miner, content_hash, content,
+    assert (
+        rows(
+            con,
+            """SELECT submission_id, task_id, miner, content_hash, content,
         submitted_at, votes, reached, score_milli, sd_milli, confidence_milli, median, won
-        FROM submissions""") == expected
+        FROM submissions""",
+        )
+        == expected
+    )
     assert sum(1 for e in expected.values() if e[-1]) == 2  # one winner per settled task
-    votes = {(s.submission_id, s.task_id, v, score, weight)
-             for s in of_type(m.ledger, Submission) for v, (score, weight) in s.votes.items()}
+    votes = {
+        (s.submission_id, s.task_id, v, score, weight)
+        for s in of_type(m.ledger, Submission)
+        for v, (score, weight) in s.votes.items()
+    }
     got = con.execute("SELECT submission_id, task_id, validator, score, weight FROM votes")
     assert set(got.fetchall()) == votes
     assert con.execute("SELECT count(*) FROM votes").fetchone() == (len(votes),)
     assert con.execute("""SELECT count(*) FROM votes v JOIN events e
         ON e.seq = v.seq AND e.time = v.time AND e.type = 'Submission.Voted'""").fetchone() == (
-        len(votes),)  # time: the vote event's own timestamp
+        len(votes),
+    )  # time: the vote event's own timestamp
 
 
 def check_miners_and_validators(con: duckdb.DuckDBPyConnection, m: Market) -> None:
@@ -240,34 +271,68 @@ def check_miners_and_validators(con: duckdb.DuckDBPyConnection, m: Market) -> No
         x.failed, x.earnings,
         x.completed / (x.completed + x.failed) if x.completed + x.failed else 0.0,
     ) for x in of_type(m.ledger, Miner)}  # fmt: skip
-    got = rows(con, """SELECT address, miner_id, skills, specializations, contact, reputation,
-        completed, failed, earnings, success_rate FROM miners""")
+    got = rows(
+        con,
+        """SELECT address, miner_id, skills, specializations, contact, reputation,
+        completed, failed, earnings, success_rate FROM miners""",
+    )
     decoded = {a: (r[0], *(json.loads(j) for j in r[1:4]), *r[4:]) for a, r in got.items()}
     assert decoded == miners
     assert miners[M1][5:] == (1, 1, 1_000, 0.5)  # won "won", failed "fraud"; expiry: neither
-    validators = {v.address: (v.stake, v.reputation, v.votes, v.agreed, v.outliers)
-                  for v in of_type(m.ledger, Validator)}
-    assert rows(con, "SELECT address, stake, reputation, votes, agreed, outliers "
-                "FROM validators") == validators
+    validators = {
+        v.address: (v.stake, v.reputation, v.votes, v.agreed, v.outliers)
+        for v in of_type(m.ledger, Validator)
+    }
+    assert (
+        rows(con, "SELECT address, stake, reputation, votes, agreed, outliers FROM validators")
+        == validators
+    )
 
 
 def check_fraud(con: duckdb.DuckDBPyConnection, m: Market) -> None:
-    alerts = {a.fraud_id: (a.reporter, a.accused, a.task_id, a.kind, a.status,
-                           len(a.confirmations), a.confirmed_stake)
-              for a in of_type(m.ledger, FraudAlert)}
-    assert rows(con, """SELECT fraud_id, reporter, accused, task_id, kind, status,
-        confirmations, confirmed_stake FROM fraud_alerts""") == alerts
-    enforced = rows(con, "SELECT fraud_id, slashed, withheld, enforced_at IS NOT NULL "
-                    "FROM fraud_alerts")
+    alerts = {
+        a.fraud_id: (
+            a.reporter,
+            a.accused,
+            a.task_id,
+            a.kind,
+            a.status,
+            len(a.confirmations),
+            a.confirmed_stake,
+        )
+        for a in of_type(m.ledger, FraudAlert)
+    }
+    assert (
+        rows(
+            con,
+            """SELECT fraud_id, reporter, accused, task_id, kind, status,
+        confirmations, confirmed_stake FROM fraud_alerts""",
+        )
+        == alerts
+    )
+    enforced = rows(
+        con, "SELECT fraud_id, slashed, withheld, enforced_at IS NOT NULL FROM fraud_alerts"
+    )
     assert {name: enforced[fid] for name, fid in m.alerts.items()} == {
-        "withheld": (300, True, True), "late": (0, False, True), "open": (0, None, False)}
+        "withheld": (300, True, True),
+        "late": (0, False, True),
+        "open": (0, None, False),
+    }
 
 
 def check_market(con: duckdb.DuckDBPyConnection, m: Market) -> None:
     market = m.ledger.market
     assert con.execute("""SELECT chain_id, locked, validator_stake, rewards_paid, validated,
-        open_tasks FROM market""").fetchall() == [(market.chain_id, market.locked,
-        market.validator_stake, market.rewards_paid, market.validated, len(market.due))]
+        open_tasks FROM market""").fetchall() == [
+        (
+            market.chain_id,
+            market.locked,
+            market.validator_stake,
+            market.rewards_paid,
+            market.validated,
+            len(market.due),
+        )
+    ]
     assert dict(con.execute("SELECT task_id, due_at FROM market_due").fetchall()) == market.due
     parts = con.execute("""SELECT
         (SELECT sum(reward_amount) FROM tasks WHERE status IN ('open', 'validating')),
@@ -329,9 +394,14 @@ async def test_rebuild_gives_the_same_rows_whatever_the_batches(
 async def test_an_event_for_a_task_never_published_stops_the_runner(
     stream: Stream, tmp_path: Path
 ) -> None:
-    joined = json.dumps({"timestamp": {"_type_": "datetime_iso",
-                                       "_data_": "2026-01-01T00:00:00+00:00"},
-                         "miner": "m1", "stake": 10, "tx": ""}).encode()
+    joined = json.dumps(
+        {
+            "timestamp": {"_type_": "datetime_iso", "_data_": "2026-01-01T00:00:00+00:00"},
+            "miner": "m1",
+            "stake": 10,
+            "tx": "",
+        }
+    ).encode()
     headers = {TOPIC_HEADER: "domain.task:Task.Joined", VERSION_HEADER: "2"}
     last = await stream.publish([(f"{stream.prefix}.task.{'0' * 64}", joined, headers)])
     with open_projection_db(tmp_path / "foreign.duckdb") as db:

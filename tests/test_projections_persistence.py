@@ -26,30 +26,55 @@ TREASURY = "hive1treasury"
 def write_ledger(url: str, stream: str, prefix: str) -> tuple[dict[str, Wallet], int]:
     """Genesis and 30 transfers saved by the ledger application on JetStream, each transfer
     with an intake tracking record, as the sequencer saves them."""
-    app = LedgerApplication(env={
-        "PERSISTENCE_MODULE": "streams.persistence",
-        "HIVELEDGER_NATS_URL": url,
-        "HIVELEDGER_LEDGER_STREAM": stream,
-        "HIVELEDGER_LEDGER_PREFIX": prefix,
-    })
+    app = LedgerApplication(
+        env={
+            "PERSISTENCE_MODULE": "streams.persistence",
+            "HIVELEDGER_NATS_URL": url,
+            "HIVELEDGER_LEDGER_STREAM": stream,
+            "HIVELEDGER_LEDGER_PREFIX": prefix,
+        }
+    )
     try:
         genesis = create_chain("dev", TREASURY, {TREASURY: 1000 * UNIT}, lambda a: None)
         app.save(*genesis.changed.values())
         wallets = {w.address: w for w in genesis.wallets()}
         for nonce in range(1, 31):
             to = f"hive1w{nonce % 4}"
-            body = {"kind": "transfer", "signer": TREASURY, "nonce": nonce, "to": to,
-                    "amount": nonce * UNIT, "memo": f"n{nonce}"}
+            body = {
+                "kind": "transfer",
+                "signer": TREASURY,
+                "nonce": nonce,
+                "to": to,
+                "amount": nonce * UNIT,
+                "memo": f"n{nonce}",
+            }
             txid = f"{nonce:064x}"
             book = Book(genesis.chain, wallets.get)
-            execute(Transfer(TxContext(txid, TREASURY, nonce, 1000 + nonce), to=to,
-                             amount=nonce * UNIT, memo=f"n{nonce}"), book)
-            record = TxRecord(txid=txid, status=ACCEPTED, kind="transfer", signer=TREASURY,
-                              nonce=nonce, envelope=envelope_for(body), intake_seq=nonce,
-                              sequenced_at=1000 + nonce)
+            execute(
+                Transfer(
+                    TxContext(txid, TREASURY, nonce, 1000 + nonce),
+                    to=to,
+                    amount=nonce * UNIT,
+                    memo=f"n{nonce}",
+                ),
+                book,
+            )
+            record = TxRecord(
+                txid=txid,
+                status=ACCEPTED,
+                kind="transfer",
+                signer=TREASURY,
+                nonce=nonce,
+                envelope=envelope_for(body),
+                intake_seq=nonce,
+                sequenced_at=1000 + nonce,
+            )
             app.recorder.insert_events(
-                [app.mapper.to_stored_event(e) for a in (*book.changed.values(), record)
-                 for e in a.collect_events()],
+                [
+                    app.mapper.to_stored_event(e)
+                    for a in (*book.changed.values(), record)
+                    for e in a.collect_events()
+                ],
                 tracking=Tracking("Intake", nonce),  # a _tracking record ends each batch
             )
             wallets.update({w.address: w for w in book.wallets()})
@@ -78,7 +103,9 @@ async def test_projects_a_ledger_written_by_streams_persistence(
                 assert got == {a: w.balance for a, w in wallets.items()}
                 assert con.execute("SELECT max(seq) FROM events").fetchone() == (last_event,)
                 assert con.execute("SELECT count(*), sum(amount) FROM transfers").fetchone() == (
-                    30, sum(range(1, 31)) * UNIT)
+                    30,
+                    sum(range(1, 31)) * UNIT,
+                )
                 (commits,) = con.execute("SELECT count(*) FROM commits").fetchone() or (0,)
                 assert commits == 31  # genesis + one atomic batch per transfer
     finally:

@@ -1,6 +1,6 @@
 """docs/PROTOCOL.md stays true: its error table, schema and example come from the code.
 
-    .venv/bin/python tests/test_protocol_doc.py --write   # regenerate the generated parts
+.venv/bin/python tests/test_protocol_doc.py --write   # regenerate the generated parts
 """
 
 from __future__ import annotations
@@ -86,8 +86,11 @@ def render_kinds() -> str:
         for name, prop in spec["properties"].items():
             if name in COMMON:
                 continue
-            need = "required" if name in spec["required"] else (
-                f"optional, default `{json.dumps(prop['default'], ensure_ascii=False)}`")
+            need = (
+                "required"
+                if name in spec["required"]
+                else (f"optional, default `{json.dumps(prop['default'], ensure_ascii=False)}`")
+            )
             out.append(f"| `{name}` | {_type(prop, defs)} | {need} |")
     return "\n".join(out[1:])
 

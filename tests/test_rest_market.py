@@ -92,8 +92,14 @@ async def test_a_task_through_rest(node: Node) -> None:
                          deadline_in_ms=6_000, validation_window=30_000)  # fmt: skip
     task_id = await submit(node, PUBLISHER, wm.TaskPublish, **fields)
     await submit(node, MINER, wm.TaskJoin, task_id=task_id, stake_amount=TOKEN)
-    submission_id = await submit(node, MINER, wm.SolutionSubmit, task_id=task_id,
-                                 content_hash=digest("x"), content_uri="https://x.example/s")
+    submission_id = await submit(
+        node,
+        MINER,
+        wm.SolutionSubmit,
+        task_id=task_id,
+        content_hash=digest("x"),
+        content_uri="https://x.example/s",
+    )
 
     await check_listed(node, task_id, fields["deadline"] // 1000)
     await submit(node, REPORTER, wm.FraudReport, accused=MINER.address, task_id=task_id,

@@ -140,9 +140,9 @@ async def check_filters(node: Node, task_id: str, deadline_s: int) -> None:
     }  # fmt: skip
     listed = {}
     for filters in cases["yes"] + cases["no"]:
-        listed[json.dumps(filters)] = (
-            await ok(node, "ai_listActiveTasks", {"filters": filters})
-        )["tasks"]
+        listed[json.dumps(filters)] = (await ok(node, "ai_listActiveTasks", {"filters": filters}))[
+            "tasks"
+        ]
     assert all(found(f) for f in cases["yes"]), listed
     assert not any(found(f) for f in cases["no"]), listed
 
@@ -231,11 +231,17 @@ async def test_transfers_balances_chain_and_transactions(node: Node) -> None:
     assert registered["kind"] == "miner_register"
     assert registered["registration_id"] == registered["txid"]
     wallet = await ok(node, "ai_getBalance", {"address": payee.address})
-    assert (wallet["balance"], wallet["nonce"], wallet["next_nonce"]) == (10, payee.nonce,
-                                                                          payee.nonce + 1)
+    assert (wallet["balance"], wallet["nonce"], wallet["next_nonce"]) == (
+        10,
+        payee.nonce,
+        payee.nonce + 1,
+    )
     record = await ok(node, "ai_getTransaction", {"txid": sent["txid"]})
-    assert (record["status"], record["body"]["amount"], record["seq"]) == ("accepted", 7,
-                                                                           sent["seq"])
+    assert (record["status"], record["body"]["amount"], record["seq"]) == (
+        "accepted",
+        7,
+        sent["seq"],
+    )
     chain = await ok(node, "ai_getChainInfo")
     assert chain["chain_id"] == "hive-dev" and chain["supply"] > 0
     assert chain["market"]["rewards_paid"] >= 0 and chain["projected_seq"] > 0

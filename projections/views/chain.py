@@ -55,7 +55,8 @@ class ChainView(View):
             if e.type == "Chain.Created":
                 allocations = e.state.get("allocations") or {}
                 fold.created = (
-                    e.state["treasury"], sum(allocations.values()),
+                    e.state["treasury"],
+                    sum(allocations.values()),
                     json_encode(allocations).decode(),
                 )
                 fold.created_seq, fold.created_at = e.seq, e.time
@@ -68,8 +69,19 @@ class ChainView(View):
                 treasury, genesis, allocations = f.created
                 con.execute(
                     "INSERT INTO chain VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [chain_id, treasury, genesis, f.minted, genesis + f.minted, f.mints,
-                     allocations, f.created_seq, f.created_at, f.updated_seq, f.updated_at],
+                    [
+                        chain_id,
+                        treasury,
+                        genesis,
+                        f.minted,
+                        genesis + f.minted,
+                        f.mints,
+                        allocations,
+                        f.created_seq,
+                        f.created_at,
+                        f.updated_seq,
+                        f.updated_at,
+                    ],
                 )
                 continue
             expect_rows(
@@ -78,5 +90,7 @@ class ChainView(View):
                        mints = mints + $2, updated_seq = $3, updated_at = $4
                    WHERE chain_id = $5""",
                 [f.minted, f.mints, f.updated_seq, f.updated_at, chain_id],
-                1, "chain events for a chain never created", batch,
+                1,
+                "chain events for a chain never created",
+                batch,
             )

@@ -96,8 +96,9 @@ class MarketView(View):
                 WHEN NOT MATCHED AND f.opened_seq IS NOT NULL THEN INSERT VALUES (
                     f.chain_id, f.locked, f.validator_stake, f.rewards, f.validated,
                     {OPEN_TASKS}, f.updated_seq)
-                WHEN NOT MATCHED THEN {fail("market events for a market never opened",
-                                            "f.chain_id")}
+                WHEN NOT MATCHED THEN {
+                fail("market events for a market never opened", "f.chain_id")
+            }
             """
         )
         con.execute(f"DELETE FROM {STAGE}")

@@ -78,8 +78,9 @@ class FraudAlertsView(View):
                     f.evidence_hash, coalesce(f.status, 'open'), f.confirmations,
                     f.confirmed_stake, coalesce(f.slashed, 0), f.withheld, f.reported_seq,
                     f.reported_at, f.enforced_at)
-                WHEN NOT MATCHED THEN {fail("fraud alert events for an alert never reported",
-                                            "f.fraud_id")}
+                WHEN NOT MATCHED THEN {
+                fail("fraud alert events for an alert never reported", "f.fraud_id")
+            }
             """
         )
         con.execute(f"DELETE FROM {STAGE}")

@@ -62,8 +62,13 @@ SELECT key AS address,
        min(seq) FILTER (WHERE type = 'Validator.Registered') AS registered_seq,
        count(*) FILTER (WHERE type = 'Validator.VoteCast') AS votes,
        coalesce(sum(agreed), 0) AS agreed, coalesce(sum(outliers), 0) AS outliers, {REP_FOLD}
-FROM ({_events("Validator", '''CAST(data->>'$.agreed' AS BIGINT) AS agreed,
-                                CAST(data->>'$.outliers' AS BIGINT) AS outliers''')})
+FROM ({
+    _events(
+        "Validator",
+        '''CAST(data->>'$.agreed' AS BIGINT) AS agreed,
+                                CAST(data->>'$.outliers' AS BIGINT) AS outliers''',
+    )
+})
 GROUP BY key"""
 
 
@@ -118,15 +123,17 @@ class ParticipantsView(View):
                     completed = m.completed + f.completed,
                     failed = m.failed + f.failed,
                     earnings = m.earnings + f.earnings,
-                    success_rate = {SUCCESS_RATE.format(
-                        c="(m.completed + f.completed)", f="(m.failed + f.failed)")}
+                    success_rate = {
+                SUCCESS_RATE.format(c="(m.completed + f.completed)", f="(m.failed + f.failed)")
+            }
                 WHEN NOT MATCHED AND f.registered_seq IS NOT NULL THEN INSERT VALUES (
                     f.address, f.miner_id, f.skills, f.specializations, f.contact,
                     {reputation(str(START_REPUTATION), "f")}, f.completed, f.failed,
                     f.earnings, {SUCCESS_RATE.format(c="f.completed", f="f.failed")},
                     f.registered_seq, f.registered_at)
-                WHEN NOT MATCHED THEN {fail("miner events for a miner never registered",
-                                            "f.address")}
+                WHEN NOT MATCHED THEN {
+                fail("miner events for a miner never registered", "f.address")
+            }
             """
         )
 
@@ -141,7 +148,8 @@ class ParticipantsView(View):
                 WHEN NOT MATCHED AND f.registered_seq IS NOT NULL THEN INSERT VALUES (
                     f.address, f.stake, {reputation(str(START_REPUTATION), "f")}, f.votes,
                     f.agreed, f.outliers, f.registered_seq, f.registered_at)
-                WHEN NOT MATCHED THEN {fail("validator events for a validator never registered",
-                                            "f.address")}
+                WHEN NOT MATCHED THEN {
+                fail("validator events for a validator never registered", "f.address")
+            }
             """
         )

@@ -121,7 +121,8 @@ class SubmissionsView(View):
                     f.content_uri, f.submitted_at, f.submitted_seq, f.votes, f.reached,
                     f.score_milli, f.sd_milli, f.confidence_milli, f.median, f.scored_seq,
                     NULL)
-                WHEN NOT MATCHED THEN {fail("submission events for a submission never submitted",
-                                            "f.submission_id")}
+                WHEN NOT MATCHED THEN {
+                fail("submission events for a submission never submitted", "f.submission_id")
+            }
             """
         )
