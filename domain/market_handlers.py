@@ -25,12 +25,15 @@ from domain.market_commands import (
     SubmitSolution,
 )
 from domain.market_types import TaskStatus
-from domain.money import check_amount
+from domain.money import MAX_AMOUNT, check_amount
 from domain.participants import Miner, Validator
 from domain.settlement import all_reached, close_task, enforce_fraud
 from domain.submission import Submission
 from domain.task import Task
 from domain.wallet import Wallet, check_next_nonce
+
+MAX_PARTICIPANTS = 100  # a settlement is one atomic batch
+MAX_WINDOW_MS = 30 * 86_400_000
 
 
 def market_of(book: Book) -> Market:
@@ -77,6 +80,15 @@ def _validator(book: Book, address: str) -> Validator:
     return validator
 
 
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    """A second line of defence behind the wire types: the domain refuses what it cannot
+    hold with a code, never with a failed assertion."""
+    if type(value) is not int or not low <= value <= high:
+        raise LedgerError(
+            ErrorCode.FIELD_INVALID, f"{name} must be in {low}..{high}, not {value!r}"
+        )
+
+
 def publish_task(cmd: PublishTask, book: Book) -> None:
     ctx = cmd.ctx
     wallet = _check_payer(book, ctx, cmd.reward)
@@ -85,6 +97,10 @@ def publish_task(cmd: PublishTask, book: Book) -> None:
             ErrorCode.DEADLINE_INVALID,
             f"deadline {cmd.deadline} ms is not after now ({ctx.sequenced_at} ms)",
         )
+    _check_range("quality_threshold", cmd.quality_threshold, 0, 100)
+    _check_range("max_participants", cmd.max_participants, 1, MAX_PARTICIPANTS)
+    _check_range("stake_required", cmd.stake_required, 0, MAX_AMOUNT)
+    _check_range("validation_window", cmd.validation_window, 1_000, MAX_WINDOW_MS)
     task = Task(
         task_id=ctx.txid, publisher=ctx.signer, title=cmd.title, description=cmd.description,
         task_type=cmd.task_type, difficulty=cmd.difficulty, reward=cmd.reward,
@@ -171,6 +187,7 @@ def register_validator(cmd: RegisterValidator, book: Book) -> None:
 
 def cast_vote(cmd: CastVote, book: Book) -> None:
     ctx = cmd.ctx
+    _check_range("score", cmd.score, 0, 100)
     _check_nonce(book, ctx)
     validator = _validator(book, ctx.signer)
     submission = book.get(Submission.create_id(cmd.submission_id))

@@ -204,3 +204,16 @@ def test_confirmed_fraud_slashes_the_stake_to_the_treasury_and_withholds_the_pay
         ledger, ErrorCode.FRAUD_CLOSED, ledger.run, ConfirmFraud(ledger.ctx(V4), fraud_id=fraud)
     )
     conserved(ledger)
+
+
+def test_out_of_range_values_are_refused_with_a_code_not_an_assertion(ledger: MemoryLedger) -> None:
+    refused(ledger, ErrorCode.FIELD_INVALID, ledger.publish, PUB, quality_threshold=101)
+    refused(ledger, ErrorCode.FIELD_INVALID, ledger.publish, PUB, max_participants=0)
+    refused(ledger, ErrorCode.FIELD_INVALID, ledger.publish, PUB, max_participants=101)
+    refused(ledger, ErrorCode.FIELD_INVALID, ledger.publish, PUB, stake_required=-1)
+    refused(ledger, ErrorCode.FIELD_INVALID, ledger.publish, PUB, validation_window=999)
+    task = ledger.publish(PUB)
+    ledger.join(M1, task)
+    sub = ledger.submit(M1, task)
+    refused(ledger, ErrorCode.FIELD_INVALID, ledger.vote, V1, sub, 101)
+    refused(ledger, ErrorCode.FIELD_INVALID, ledger.vote, V1, sub, -1)

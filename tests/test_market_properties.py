@@ -376,6 +376,8 @@ class MarketMachine(RuleBasedStateMachine):
         expected = self._payer_error(signer, reward, shift)
         if expected is None and deadline_in <= 0:
             expected = ErrorCode.DEADLINE_INVALID
+        if expected is None and (max_participants < 1 or window < 1_000):
+            expected = ErrorCode.FIELD_INVALID  # the domain's own range checks
         command = PublishTask(
             self._ctx(signer, shift), title="t", description="d", task_type="general_task",
             difficulty="beginner", reward=reward, stake_required=stake_required,
