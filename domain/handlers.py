@@ -13,7 +13,7 @@ from typing import Any
 
 from domain.book import Book
 from domain.chain import Chain
-from domain.commands import Command, Mint, Transfer, TxContext
+from domain.commands import Mint, Transfer, TxContext
 from domain.errors import ErrorCode, LedgerError
 from domain.money import check_amount
 from domain.wallet import Wallet, check_next_nonce
@@ -87,11 +87,6 @@ HANDLERS: dict[type[Any], Callable[[Any, Book], None]] = {
     Transfer: transfer,
     Mint: mint,
 }
-
-
-def execute(command: Command, book: Book) -> None:
-    """Run one command on the book: events on success, LedgerError (nothing changed) if refused."""
-    HANDLERS[type(command)](command, book)
 
 
 def create_chain(

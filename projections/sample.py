@@ -23,8 +23,9 @@ from domain.base import LedgerAggregate
 from domain.book import Book
 from domain.chain import Chain
 from domain.commands import Mint, Transfer, TxContext
+from domain.dispatch import execute
 from domain.errors import LedgerError
-from domain.handlers import create_chain, execute
+from domain.handlers import create_chain
 from domain.money import UNIT
 from domain.transaction import ACCEPTED, REJECTED, TxRecord
 from domain.wallet import Wallet

@@ -8,8 +8,9 @@ from eventsourcing.application import Application
 from domain.book import Book
 from domain.chain import Chain
 from domain.commands import Mint, Transfer, TxContext
+from domain.dispatch import execute
 from domain.errors import ErrorCode, LedgerError
-from domain.handlers import create_chain, execute
+from domain.handlers import create_chain
 from domain.money import MAX_AMOUNT, UNIT, format_units, parse_tokens
 from domain.transaction import ACCEPTED, REJECTED, TxRecord
 from domain.wallet import Wallet

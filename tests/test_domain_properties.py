@@ -13,8 +13,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from domain.book import Book
 from domain.commands import Mint, Transfer, TxContext
+from domain.dispatch import execute
 from domain.errors import LedgerError
-from domain.handlers import create_chain, execute
+from domain.handlers import create_chain
 from domain.money import MAX_AMOUNT
 
 ADDRESSES = [f"hive1w{i}" for i in range(5)]

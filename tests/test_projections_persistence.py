@@ -11,7 +11,8 @@ from eventsourcing.persistence import Tracking
 
 from domain.book import Book
 from domain.commands import Transfer, TxContext
-from domain.handlers import create_chain, execute
+from domain.dispatch import execute
+from domain.handlers import create_chain
 from domain.money import UNIT
 from domain.transaction import ACCEPTED, TxRecord
 from domain.wallet import Wallet

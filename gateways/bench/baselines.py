@@ -16,8 +16,9 @@ from pathlib import Path
 import nats
 
 from domain.book import Book
+from domain.dispatch import execute
 from domain.errors import LedgerError
-from domain.handlers import create_chain, execute
+from domain.handlers import create_chain
 from domain.transaction import ACCEPTED, REJECTED, TxRecord
 from gateways.bench.workload import Workload
 from streams.envelope import OpenedTx
