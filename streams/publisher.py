@@ -9,7 +9,7 @@ import msgspec
 from nats.js import JetStreamContext
 
 from domain.errors import ErrorCode, LedgerError
-from streams.envelope import open_envelope
+from streams.envelope import OpenedTx, open_envelope
 from streams.intake import INTAKE_PREFIX
 
 PUBLISH_TIMEOUT_S = 5.0
@@ -77,12 +77,15 @@ class IntakePublisher:
         self.is_decided = is_decided
 
     async def submit(self, envelope: bytes) -> SubmitResult:
-        opened = open_envelope(envelope, self.chain_id)
-        kind = opened.body.kind
+        """Check the envelope (off the event loop: it verifies a signature), then publish."""
+        return await self.publish(await asyncio.to_thread(open_envelope, envelope, self.chain_id))
+
+    async def publish(self, opened: OpenedTx) -> SubmitResult:
+        """Publish an envelope already checked by ``open_envelope``, as it was received."""
         try:
             ack = await self.js.publish(
-                f"{INTAKE_PREFIX}.{kind}",
-                envelope,
+                f"{INTAKE_PREFIX}.{opened.kind}",
+                opened.envelope,
                 timeout=PUBLISH_TIMEOUT_S,
                 headers={"Nats-Msg-Id": opened.txid},
             )

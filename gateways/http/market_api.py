@@ -180,7 +180,7 @@ async def write(gw: Gateway, params: WriteParams, kind: str | None) -> dict[str,
             ErrorCode.BAD_REQUEST,
             f"this method takes a {kind} transaction; the envelope holds a {opened.kind}",
         )
-    taken = await gw.submitter.submit(raw)
+    taken = await gw.submitter.publish(opened)
     ids = named_id(opened)
     if not params.wait:
         return {"txid": taken.txid, "status": taken.status, "kind": opened.kind, **ids}

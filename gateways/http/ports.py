@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from streams.envelope import OpenedTx
 from streams.publisher import SubmitResult
 
 
 class Submitter(Protocol):
     async def submit(self, envelope: bytes) -> SubmitResult:
         """Check the envelope (raising LedgerError), then publish it to INTAKE."""
+        ...
+
+    async def publish(self, opened: OpenedTx) -> SubmitResult:
+        """Publish an envelope the caller has already checked with ``open_envelope``."""
         ...
 
     async def wait_decided(self, txid: str, timeout: float) -> bool:
