@@ -18,23 +18,10 @@ from gateways.sdk import transactions
 from streams import wire
 from streams.jetstream import stream_info
 from streams.keys import Keypair
-from tests.node_harness import client, treasury_of
+from tests.node_harness import call, client, treasury_of
 
 CHAIN = "hive-dev"
 TOKEN = 10**9
-
-
-async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    return await asyncio.to_thread(fn, *args, **kwargs)
-
-
-async def counts(node: Node) -> tuple[int, int]:
-    """INTAKE and LEDGER message counts: a refusal at the front door changes neither."""
-    assert node.nc is not None
-    intake = await stream_info(node.nc, "INTAKE")
-    ledger = await stream_info(node.nc, "LEDGER")
-    assert intake is not None and ledger is not None
-    return intake["state"]["messages"], ledger["state"]["messages"]
 
 
 def http(method: str, url: str, body: bytes | None = None) -> tuple[int, Any]:

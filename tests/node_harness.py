@@ -3,6 +3,7 @@ sequencer, DuckDB projector and HTTP gateway on free loopback ports."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from gateways.bootstrap import Node, NodeSettings
 from gateways.sdk.node_http import NodeHTTP
+from streams.jetstream import stream_info
 from streams.keys import Keypair
 from streams.keystore import Keystore
 
@@ -35,6 +37,20 @@ def raw_post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+async def counts(node: Node) -> tuple[int, int]:
+    """(INTAKE messages, LEDGER messages): a refusal at the front door changes neither."""
+    assert node.nc is not None
+    intake = await stream_info(node.nc, "INTAKE")
+    ledger = await stream_info(node.nc, "LEDGER")
+    assert intake is not None and ledger is not None
+    return intake["state"]["messages"], ledger["state"]["messages"]
+
+
+async def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A blocking call (HTTP client, CLI) off the event loop that runs the node."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def client(node: Node) -> NodeHTTP:

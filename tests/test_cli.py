@@ -23,10 +23,9 @@ from typer.testing import CliRunner, Result
 
 from gateways.bootstrap import Node
 from gateways.cli.main import app
-from streams.jetstream import stream_info
 from streams.keys import Keypair, check_mnemonic
 from streams.keystore import Keystore
-from tests.node_harness import start_node
+from tests.node_harness import counts, start_node
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -79,15 +78,6 @@ async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
 def cli(node: Node) -> Cli:
     assert node.settings.keystore_home is not None
     return Cli(node, node.settings.keystore_home, CliRunner())
-
-
-async def counts(node: Node) -> tuple[int, int]:
-    """(INTAKE messages, LEDGER messages): what any submission would change."""
-    assert node.nc is not None
-    intake = await stream_info(node.nc, "INTAKE")
-    ledger = await stream_info(node.nc, "LEDGER")
-    assert intake is not None and ledger is not None
-    return intake["state"]["messages"], ledger["state"]["messages"]
 
 
 def assert_refused(result: Result, code: str, *words: str) -> str:

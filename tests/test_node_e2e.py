@@ -19,9 +19,8 @@ from domain.errors import ErrorCode, LedgerError
 from gateways.bootstrap import Node
 from gateways.sdk import transactions
 from streams.envelope import PAYLOAD_TYPE, pae
-from streams.jetstream import stream_info
 from streams.keys import Keypair
-from tests.node_harness import client, raw_post, start_node, treasury_of
+from tests.node_harness import call, client, counts, raw_post, start_node, treasury_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -35,18 +34,6 @@ async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
     started = await start_node(base / "data", base / "home")
     yield started
     await started.stop()
-
-
-async def counts(node: Node) -> tuple[int, int]:
-    assert node.nc is not None
-    intake = await stream_info(node.nc, "INTAKE")
-    ledger = await stream_info(node.nc, "LEDGER")
-    assert intake is not None and ledger is not None
-    return intake["state"]["messages"], ledger["state"]["messages"]
-
-
-async def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 async def fund(node: Node, to: Keypair, amount: int) -> dict[str, Any]:

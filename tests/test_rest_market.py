@@ -16,9 +16,7 @@ from streams import wire_market as wm
 from tests.market_node import (
     TOKEN,
     Actor,
-    call,
     caught_up,
-    counts,
     digest,
     fund,
     http,
@@ -27,7 +25,7 @@ from tests.market_node import (
     task_fields,
     until,
 )
-from tests.node_harness import client, start_node
+from tests.node_harness import call, client, counts, start_node
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -18,7 +18,6 @@ from tests.market_node import (
     TOKEN,
     Actor,
     caught_up,
-    counts,
     digest,
     fund,
     ok,
@@ -27,7 +26,7 @@ from tests.market_node import (
     task_fields,
     until,
 )
-from tests.node_harness import start_node
+from tests.node_harness import counts, start_node
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -22,8 +22,8 @@ from gateways.http.rpc_methods import WRITE_KINDS
 from gateways.sdk import transactions
 from streams import wire
 from streams import wire_market as wm
-from tests.market_node import TOKEN, Actor, counts, digest, fund, ok, rpc, rpc_raw, task_fields
-from tests.node_harness import start_node
+from tests.market_node import TOKEN, Actor, digest, fund, ok, rpc, rpc_raw, task_fields
+from tests.node_harness import counts, start_node
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
