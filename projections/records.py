@@ -19,6 +19,7 @@ Views that prefer Python call ``Batch.of(aggregate_type)``, which decodes lazily
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -104,6 +105,7 @@ class Batch:
     prefix: str
     since: int = 0
     _decoded: dict[str, list[LedgerEvent]] = field(default_factory=dict)
+    _counts: dict[tuple[str, ...], dict[str, Counter[str]]] = field(default_factory=dict)
 
     @property
     def first_seq(self) -> int:
@@ -131,6 +133,23 @@ class Batch:
                 if raw.seq > self.since and raw.subject.startswith(head)
             ]
         return self._decoded[aggregate_type]
+
+    def counts(self, kinds: tuple[str, ...]) -> dict[str, Counter[str]]:
+        """Event types per aggregate type of ``kinds`` after ``since`` (``{"task":
+        {"Task.Joined": 2}}``), from the subjects and topic headers. One pass per batch and
+        ``kinds``, kept: the views given this batch (all of them, unless one is catching
+        up) share it."""
+        found = self._counts.get(kinds)
+        if found is None:
+            start = len(self.prefix) + 1
+            heads = tuple(f"{self.prefix}.{kind}." for kind in kinds)
+            found = self._counts[kinds] = {kind: Counter() for kind in kinds}
+            for raw in self.raws:
+                if raw.seq > self.since and raw.subject.startswith(heads):
+                    kind = raw.subject[start : raw.subject.index(".", start)]
+                    topic = (raw.headers or {}).get(TOPIC_HEADER, "")
+                    found[kind][topic.rpartition(":")[2]] += 1
+        return found
 
     def txids(self) -> list[str]:
         """The transaction ids decided (accepted or rejected) in this batch."""
