@@ -12,7 +12,13 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 import nats.errors
-from eventsourcing.persistence import DatabaseError, OperationalError, PersistenceError
+from eventsourcing.persistence import (
+    DatabaseError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+    Tracking,
+)
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import api as js_api
@@ -26,7 +32,7 @@ from streams.jetstream import (
     direct_get_last,
     take_pending,
 )
-from streams.ledger_writer import LedgerTimeoutError, LedgerWriter
+from streams.ledger_writer import LedgerTimeoutError, LedgerWriter, SentBatch
 from streams.loop_thread import LoopThread
 from streams.subjects import is_reserved, tracking_subject
 
@@ -74,6 +80,10 @@ class JetStreamDatastore:
             raise LedgerTimeoutError(f"{self.stream}: {err}") from err
         except (JetStreamError, nats.errors.Error, RuntimeError) as err:
             raise OperationalError(f"{self.stream}: {err}") from err
+
+    def submit(self, events: Sequence[StoredEvent], tracking: Tracking | None) -> PendingWrite:
+        """Send a write without waiting for its ack (LedgerWriter.submit)."""
+        return PendingWrite(self, self.run(self.writer.submit(events, tracking)))
 
     # ------------------------------------------------------------------ aggregate reads
 
@@ -202,6 +212,17 @@ class JetStreamDatastore:
     async def take(psub: Any, wait: float, most: int) -> list[Msg]:
         """Wait up to ``wait`` s for one message, then take what is already queued."""
         return await take_pending(psub, wait, most)
+
+
+class PendingWrite:
+    """A write sent to the stream; ``wait()`` returns its sequences or raises its error."""
+
+    def __init__(self, datastore: JetStreamDatastore, sent: SentBatch) -> None:
+        self.datastore = datastore
+        self.sent = sent
+
+    def wait(self) -> list[int]:
+        return self.datastore.run(self.datastore.writer.confirm(self.sent))
 
 
 def version_of(msg: StoredMsg) -> int:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import ProcessRecorder, Recording, Tracking
+from eventsourcing.persistence import PersistenceError, ProcessRecorder, Recording, Tracking
 
 from domain.base import LedgerAggregate
 from domain.chain import Chain
@@ -19,6 +19,7 @@ from domain.market import Market
 from domain.transaction import TxRecord
 from domain.wallet import Wallet
 from streams.jetstream import multi_last
+from streams.recorders import JetStreamRecorder
 from streams.subjects import aggregate_subject
 
 MULTI_LAST_MAX = 1000  # the server answers at most 1024 subjects per request
@@ -49,6 +50,25 @@ class AggregateCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class PendingRecord(Protocol):
+    def wait(self) -> Sequence[int]:
+        """Block until the write is stored; raise its error if it was not."""
+        ...
+
+
+class RecordedAlready:
+    """A write already made (a recorder that cannot pipeline), or one that failed before
+    it was sent: ``wait()`` raises its error, as for a write that failed in flight."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    def wait(self) -> Sequence[int]:
+        if self.error is not None:
+            raise self.error
+        return []
 
 
 class LedgerApplication(Application[str]):
@@ -132,6 +152,34 @@ class LedgerApplication(Application[str]):
             if not isinstance(aggregate, TxRecord):  # decided once, never loaded again
                 self.cache.put(aggregate.id, aggregate)
         return recordings
+
+    def submit(
+        self, aggregates: Iterable[LedgerAggregate], tracking: Tracking | None = None
+    ) -> PendingRecord:
+        """Like ``record``, but returns once the write is sent: ``wait()`` for its outcome.
+
+        Only the JetStream recorder can pipeline; any other recorder writes at once. The
+        aggregates are cached as if the write had landed: after a failed ``wait()``, call
+        ``forget()`` (writes sent after a failed one fail too: see LedgerWriter.submit)."""
+        changed = list(aggregates)
+        events = [e for aggregate in changed for e in aggregate.collect_events()]
+        recorder = self.recorder
+        pending: PendingRecord
+        try:
+            if isinstance(recorder, JetStreamRecorder):
+                stored = list(map(self.mapper.to_stored_event, events))
+                pending = recorder.submit_events(stored, tracking)
+            else:
+                processing = ProcessingEvent[str](tracking)
+                processing.events.extend(events)
+                self._record(processing)
+                pending = RecordedAlready()
+        except PersistenceError as error:
+            pending = RecordedAlready(error)
+        for aggregate in changed:
+            if not isinstance(aggregate, TxRecord):
+                self.cache.put(aggregate.id, aggregate)
+        return pending
 
     def forget(self) -> None:
         """Drop every cached aggregate: after a refused write, memory may be ahead of the store."""

@@ -15,11 +15,13 @@ breaks the fence: the batch is refused, the head is re-read and ``IntegrityError
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import nats.errors
 from eventsourcing.persistence import (
@@ -45,11 +47,13 @@ from streams.jetstream import (
     ERR_BATCH_SAME_SUBJECT_EXPECTED,
     ERR_WRONG_LAST_SEQUENCE,
     MAX_BATCH_MESSAGES,
+    AckInbox,
     BatchRefusedError,
     JetStreamError,
+    await_ack,
     direct_get_last,
     multi_last,
-    publish_atomic_batch,
+    send_atomic_batch,
 )
 from streams.subjects import aggregate_subject, tracking_subject
 
@@ -109,6 +113,20 @@ class Head:
     last_event: int = 0
 
 
+@dataclass(slots=True)
+class SentBatch:
+    """A write on its way: the future of its ack, and what is needed to settle it."""
+
+    ack: asyncio.Future[dict[str, Any]]
+    events: Sequence[StoredEvent]
+    subjects: list[str]
+    tracking: Tracking | None
+    count: int  # messages, tracking included
+    presumed: bool  # an uncached aggregate was presumed new without a look-up
+    prev_head: Head | None
+    expected_head: Head | None = None
+
+
 class _PresumedNewError(Exception):
     """A refusal that may come from presuming an uncached aggregate new: look up, retry."""
 
@@ -137,24 +155,58 @@ class LedgerWriter:
         self.positions = VersionCache(10_000)  # tracking subject -> (notification id, seq)
         self.head: Head | None = None
         self._lock = asyncio.Lock()
+        self._inbox: AckInbox | None = None
+        self._in_flight = 0
 
     async def write(self, events: Sequence[StoredEvent], tracking: Tracking | None) -> list[int]:
         """Store ``events`` (and ``tracking``) atomically; return their stream sequences."""
+        self._check_size(events, tracking)
+        async with self._lock, self._mapped_errors():
+            return await self._write_checked(events, tracking)
+
+    async def submit(self, events: Sequence[StoredEvent], tracking: Tracking | None) -> SentBatch:
+        """Send a chained write without waiting for its ack; ``confirm`` it later.
+
+        The writer moves on as if the write had landed (head, versions, position), so the
+        next write can be sent at once. If this one is refused, every write sent after it
+        is refused too (its fence names a head that never was): confirm each in order and,
+        on the first failure, reload before writing again."""
+        assert self.chained, "pipelined writes need the commit fence"
+        self._check_size(events, tracking)
+        async with self._lock, self._mapped_errors():
+            if self.head is None:
+                await self.load_head()
+            return await self._send(events, tracking, presume_new=True)
+
+    async def confirm(self, sent: SentBatch) -> list[int]:
+        """Wait for a submitted write's ack: its stream sequences, or the error."""
+        async with self._mapped_errors():
+            try:
+                return await self._confirm(sent)
+            except _PresumedNewError as err:
+                self._forget_all()
+                raise IntegrityError(f"{self.stream} refused the write: {err}") from err
+
+    @staticmethod
+    def _check_size(events: Sequence[StoredEvent], tracking: Tracking | None) -> None:
         if len(events) + (tracking is not None) > MAX_BATCH_MESSAGES:
             raise ProgrammingError(
                 f"{len(events)} events (+ tracking) exceed the atomic batch limit of "
                 f"{MAX_BATCH_MESSAGES} messages; save fewer at once"
             )
-        async with self._lock:
-            try:
-                return await self._write_checked(events, tracking)
-            except (JetStreamError, nats.errors.Error, asyncio.CancelledError) as err:
-                self._forget_all()  # the outcome is unknown: trust nothing cached
-                if isinstance(err, asyncio.CancelledError):
-                    raise
-                if isinstance(err, TimeoutError | nats.errors.TimeoutError):
-                    raise LedgerTimeoutError(str(err)) from err
-                raise OperationalError(f"write to {self.stream} failed: {err}") from err
+
+    @contextlib.asynccontextmanager
+    async def _mapped_errors(self) -> AsyncIterator[None]:
+        """NATS failures become eventsourcing's errors; an unknown outcome forgets all."""
+        try:
+            yield
+        except (JetStreamError, nats.errors.Error, asyncio.CancelledError) as err:
+            self._forget_all()  # the outcome is unknown: trust nothing cached
+            if isinstance(err, asyncio.CancelledError):
+                raise
+            if isinstance(err, TimeoutError | nats.errors.TimeoutError):
+                raise LedgerTimeoutError(str(err)) from err
+            raise OperationalError(f"write to {self.stream} failed: {err}") from err
 
     async def _write_checked(
         self, events: Sequence[StoredEvent], tracking: Tracking | None
@@ -164,11 +216,12 @@ class LedgerWriter:
         head = self.head
         try:
             try:
-                return await self._write(events, tracking, presume_new=True)
+                return await self._confirm(await self._send(events, tracking, presume_new=True))
             except _PresumedNewError:
                 if await self._head_moved(head):
                     raise IntegrityError(f"{self.stream}: another writer wrote") from None
-                return await self._write(events, tracking, presume_new=False)
+                sent = await self._send(events, tracking, presume_new=False)
+                return await self._confirm(sent)
         except IntegrityError:
             # A refusal may come from a cache made stale by another writer: if the head
             # moved, forget everything, so that the caller's next attempt starts afresh.
@@ -217,36 +270,63 @@ class LedgerWriter:
         self.versions.clear()
         self.positions.clear()
 
-    async def _write(
+    async def _send(
         self, events: Sequence[StoredEvent], tracking: Tracking | None, *, presume_new: bool
-    ) -> list[int]:
+    ) -> SentBatch:
         subjects = [aggregate_subject(self.prefix, e.originator_id) for e in events]
         expected, presumed = await self._expectations(events, subjects, presume_new)
         position = await self._position(tracking) if tracking else None
         messages, digests = self._messages(events, subjects, expected, tracking, position)
         head = self.head
         new_hash = self._seal(messages, digests, len(events), tracking) if self.chained else None
+        if self._inbox is None:
+            self._inbox = AckInbox(self.nc)
+            await self._inbox.start()
+        ack = await send_atomic_batch(self.nc, self._inbox, messages)
+        sent = SentBatch(ack, events, subjects, tracking, len(messages), presumed, head)
+        self._in_flight += 1
+        if head is not None and new_hash is not None:  # chained: the sequences are known now
+            last = head.seq + len(messages)
+            last_event = head.seq + len(events) if events else head.last_event
+            self._remember(events, subjects, tracking, head.seq + 1)
+            self.head = sent.expected_head = Head(last, new_hash, last_event)
+        return sent
+
+    async def _confirm(self, sent: SentBatch) -> list[int]:
         try:
-            ack = await publish_atomic_batch(self.nc, messages, self.timeout)
+            ack = await await_ack(sent.ack, self.timeout, f"{self.stream} batch")
         except BatchRefusedError as err:
+            self._in_flight -= 1
             if err.err_code not in CONFLICT_CODES:
                 raise
-            for subject in subjects:
-                self.versions.drop(subject)
-            if tracking is not None:
-                self.positions.drop(tracking_subject(self.prefix, tracking.application_name))
-            if presumed:
-                raise _PresumedNewError from err
+            self._undo(sent)
+            if sent.presumed:
+                raise _PresumedNewError(err.description) from err
             raise IntegrityError(f"{self.stream} refused the write: {err.description}") from err
-        first = int(ack["seq"]) - len(messages) + 1
-        if head is not None and first != head.seq + 1:
-            self.head = None
-            raise DatabaseError(f"{self.stream}: batch stored at {first}, expected {head.seq + 1}")
-        self._remember(events, subjects, tracking, first)
-        if new_hash is not None and head is not None:
-            last_event = first + len(events) - 1 if events else head.last_event
-            self.head = Head(int(ack["seq"]), new_hash, last_event)
-        return [first + i for i in range(len(events))]
+        except BaseException:
+            self._in_flight -= 1
+            raise
+        self._in_flight -= 1
+        first = int(ack["seq"]) - sent.count + 1
+        prev = sent.prev_head
+        if prev is not None and first != prev.seq + 1:
+            self._forget_all()
+            raise DatabaseError(f"{self.stream}: batch stored at {first}, expected {prev.seq + 1}")
+        if prev is None:  # unchained: learn the sequences from the ack
+            self._remember(sent.events, sent.subjects, sent.tracking, first)
+        return [first + i for i in range(len(sent.events))]
+
+    def _undo(self, sent: SentBatch) -> None:
+        """A refused write: take back what was presumed of it. With other writes still in
+        flight (all doomed by the fence) nothing presumed can be trusted: forget it all."""
+        if self._in_flight or self.head is not sent.expected_head:
+            self._forget_all()
+            return
+        self.head = sent.prev_head
+        for subject in sent.subjects:
+            self.versions.drop(subject)
+        if sent.tracking is not None:
+            self.positions.drop(tracking_subject(self.prefix, sent.tracking.application_name))
 
     async def _expectations(
         self, events: Sequence[StoredEvent], subjects: list[str], presume_new: bool

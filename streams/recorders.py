@@ -22,7 +22,7 @@ from eventsourcing.persistence import (
 from nats.aio.msg import Msg
 
 from streams.commit_chain import TOPIC_HEADER, VERSION_HEADER
-from streams.datastore import JetStreamDatastore
+from streams.datastore import JetStreamDatastore, PendingWrite
 from streams.jetstream import StoredMsg
 from streams.subjects import aggregate_subject, is_reserved, originator_id_of
 
@@ -38,6 +38,12 @@ class JetStreamRecorder:
         if not stored_events and tracking is None:
             return []
         return self.datastore.run(self.datastore.writer.write(list(stored_events), tracking))
+
+    def submit_events(
+        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None
+    ) -> PendingWrite:
+        """Send one atomic write and return before its ack: see LedgerWriter.submit."""
+        return self.datastore.submit(list(stored_events), tracking)
 
 
 class JetStreamAggregateRecorder(JetStreamRecorder, AggregateRecorder):

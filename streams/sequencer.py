@@ -9,6 +9,7 @@ resumes at the recorded position, so no transaction is lost or applied twice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -38,7 +39,7 @@ from streams.intake import (
     to_command,
 )
 from streams.jetstream import JetStreamError
-from streams.ledger_app import LedgerApplication
+from streams.ledger_app import LedgerApplication, PendingRecord
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,23 @@ class SequencerStats:
     transient_errors: int = 0
     seconds_check: float = 0.0
     seconds_execute: float = 0.0
-    seconds_record: float = 0.0
+    seconds_record: float = 0.0  # encoding and sending writes
+    seconds_wait: float = 0.0  # waiting for acks not hidden behind the next batch
     last_batch_size: int = 0
     started_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(slots=True)
+class InFlight:
+    """A batch decided and sent, its ack not yet confirmed."""
+
+    pending: PendingRecord
+    last_seq: int  # the intake position it records
+    txids: list[str]
+    size: int
+    accepted: int
+    rejected: int
+    duplicates: int
 
 
 class SeenIds:
@@ -121,6 +136,9 @@ class Sequencer:
             tuple[int, list[IntakeMessage], list[Future[list[OpenedTx | Refusal]]]] | None
         ) = None
         self.stats = SequencerStats()
+        self._in_flight: InFlight | None = None
+        self._unconfirmed: set[str] = set()  # txids of the batch in flight
+        self._careful = False
         self.chain = self._load_chain()
         self.market = self._load_market()
         self.position = app.process_recorder.max_tracking_id(INTAKE_APPLICATION) or 0
@@ -143,20 +161,31 @@ class Sequencer:
         return Book(self.chain, self.app.load_wallet, self.app.load, self.market)
 
     # -- the loop -------------------------------------------------------------------
-    def step(self, timeout: float = 1.0) -> int:
+    def step(self, timeout: float = 1.0, *, settle: bool = True) -> int:
         """Take one batch from INTAKE and record it, then let the clock settle what is due.
         Returns how many intake messages it took.
 
         While a batch is being decided and recorded (mostly waiting for JetStream's ack),
-        the next one is already fetched and its envelopes checked on the pool's threads."""
+        the next one is already fetched and its envelopes checked on the pool's threads.
+        With ``settle=False`` the batch's write is left in flight: the next step decides
+        the next batch while JetStream stores this one, and confirms it after sending its
+        own (at most one write waits unconfirmed while a batch is decided)."""
         messages, checked = self._next_checked(timeout)
         taken = 0
         if messages:
             messages, checked = self._fit(messages, checked)
             self._look_ahead(messages[-1].seq + 1)
-            taken = self._record_checked(messages, checked)
+            taken = self._record_checked(messages, checked, pipelined=not settle)
+        if settle or not messages:
+            self.flush()
         self.tick()
         return taken
+
+    def flush(self) -> None:
+        """Confirm the write still in flight, if any."""
+        flight, self._in_flight = self._in_flight, None
+        if flight is not None:
+            self._confirm(flight)
 
     def _look_ahead(self, start_seq: int) -> None:
         if self.pool is None:
@@ -191,6 +220,7 @@ class Sequencer:
         now = self.clock()
         if not self.market.due_tasks(now):
             return []
+        self.flush()
         book = self._book()
         moved = run_clock(book, now)
         self.app.record(book.changed.values())
@@ -206,7 +236,7 @@ class Sequencer:
         idle, pause = 0.0005, TRANSIENT_PAUSE_MIN_S
         while not stop.is_set():
             try:
-                took = self.step()
+                took = self.step(settle=False)
             except TRANSIENT as error:
                 self.stats.transient_errors += 1
                 log.warning(
@@ -228,18 +258,18 @@ class Sequencer:
             else:
                 stop.wait(idle)
                 idle = min(idle * 2, idle_sleep_max)
-        log.info("sequencer stopped at intake seq %d", self.position)
+        try:
+            self.flush()
+        except Exception:
+            log.exception("sequencer: the last write's outcome is unknown; a restart resyncs")
+        log.info("sequencer stopped at intake seq %d", self.stats.position)
 
     def _resync_after_failure(self, stop: threading.Event) -> None:
         """Memory may be ahead of the store, and a write may or may not have landed: drop
         the cache and ask the ledger where it stands."""
         while not stop.is_set():
             try:
-                self.app.forget()
-                self.chain = self._load_chain()
-                self.market = self._load_market()
-                self.position = self.app.process_recorder.max_tracking_id(INTAKE_APPLICATION) or 0
-                self.stats.position = self.position
+                self._reload()
                 return
             except TRANSIENT as error:
                 log.warning("sequencer: resync failed (%s); retrying", error)
@@ -254,27 +284,100 @@ class Sequencer:
         checked = self._check_all(messages)
         self.stats.seconds_check += time.perf_counter() - started
         messages, checked = self._fit(messages, checked)
-        return self._record_checked(messages, checked)
+        return self._record_checked(messages, checked, pipelined=False)
 
     def _record_checked(
-        self, messages: list[IntakeMessage], checked: list[OpenedTx | Refusal]
+        self, messages: list[IntakeMessage], checked: list[OpenedTx | Refusal], pipelined: bool
     ) -> int:
         assert messages[0].seq > self.position, "intake must move forward"
+        if self._careful or not pipelined:
+            self._record_now(messages, checked)
+            return len(messages)
+        previous = self._in_flight
+        self._in_flight = self._decide_and_submit(messages, checked, known_duplicates=set())
+        if previous is not None:
+            self._confirm(previous)
+        return len(messages)
+
+    def _record_now(self, messages: list[IntakeMessage], checked: list[OpenedTx | Refusal]) -> None:
+        """Decide and record one batch, waiting for its ack (as after a refused write). A
+        refusal may mean some of these transactions were decided long ago (a replay older
+        than the intake dedup window): find which from the ledger, and decide the rest."""
+        self.flush()
         try:
-            self._decide_and_record(messages, checked, known_duplicates=set())
+            self._finish(self._decide_and_submit(messages, checked, known_duplicates=set()))
         except IntegrityError:
-            # Memory may now be ahead of the store; reload, find what was already
-            # decided (a replay older than the intake dedup window), and try once more.
             log.warning("ledger refused batch ending at intake seq %d; reloading", messages[-1].seq)
             self.stats.retries += 1
-            self.app.forget()
-            self.chain = self._load_chain()
-            self.market = self._load_market()
+            self._reload()
             duplicates = {
                 item.txid for item in checked if self.app.exists(TxRecord.create_id(item.txid))
             }
-            self._decide_and_record(messages, checked, known_duplicates=duplicates)
-        return len(messages)
+            self._finish(self._decide_and_submit(messages, checked, known_duplicates=duplicates))
+        self._careful = False
+
+    def _finish(self, flight: InFlight) -> None:
+        try:
+            self._wait(flight)
+        except BaseException:
+            self._unconfirmed.difference_update(flight.txids)
+            raise
+        self._confirmed(flight)
+
+    def _confirm(self, flight: InFlight) -> None:
+        """Wait for a pipelined write. If it failed, every write sent after it failed too
+        (the commit fence): wait those out, reload from the ledger, and take INTAKE again
+        from the recorded position. A refusal switches to careful, one-at-a-time batches."""
+        try:
+            self._wait(flight)
+        except BaseException as error:
+            later, self._in_flight = self._in_flight, None
+            if later is not None:
+                with contextlib.suppress(Exception):
+                    later.pending.wait()
+            self._unconfirmed.clear()
+            if not isinstance(error, IntegrityError):
+                raise  # run() resyncs after a transient failure; anything else stops it
+            log.warning(
+                "ledger refused batch ending at intake seq %d; resuming from the ledger",
+                flight.last_seq,
+            )
+            self.stats.retries += 1
+            self._careful = True
+            self._reload()
+            self._ahead = None
+            return
+        self._confirmed(flight)
+
+    def _wait(self, flight: InFlight) -> None:
+        started = time.perf_counter()
+        try:
+            flight.pending.wait()
+        finally:
+            self.stats.seconds_wait += time.perf_counter() - started
+
+    def _confirmed(self, flight: InFlight) -> None:
+        self.seen.add_all(flight.txids)
+        self._unconfirmed.difference_update(flight.txids)
+        stats = self.stats
+        stats.position, stats.batches, stats.last_batch_size = (
+            flight.last_seq,
+            stats.batches + 1,
+            flight.size,
+        )
+        stats.accepted += flight.accepted
+        stats.rejected += flight.rejected
+        stats.duplicates += flight.duplicates
+
+    def _reload(self) -> None:
+        """Memory may be ahead of the store: drop it and ask the ledger where it stands."""
+        self._in_flight = None
+        self._unconfirmed.clear()
+        self.app.forget()
+        self.chain = self._load_chain()
+        self.market = self._load_market()
+        self.position = self.app.process_recorder.max_tracking_id(INTAKE_APPLICATION) or 0
+        self.stats.position = self.position
 
     @staticmethod
     def _fit(
@@ -299,12 +402,12 @@ class Sequencer:
         )
         return [result for part in parts for result in part]
 
-    def _decide_and_record(
+    def _decide_and_submit(
         self,
         messages: list[IntakeMessage],
         checked: list[OpenedTx | Refusal],
         known_duplicates: set[str],
-    ) -> None:
+    ) -> InFlight:
         started = time.perf_counter()
         self.app.preload_absent(self._wallet_ids(checked))
         sequenced_at = self.clock()
@@ -312,31 +415,33 @@ class Sequencer:
         decided: dict[str, None] = {}
         records: list[TxRecord] = []
         accepted = rejected = duplicates = 0
+        unconfirmed = self._unconfirmed
         for message, item in zip(messages, checked, strict=True):
-            if item.txid in self.seen or item.txid in known_duplicates or item.txid in decided:
+            txid = item.txid
+            if (
+                txid in self.seen
+                or txid in unconfirmed
+                or txid in known_duplicates
+                or (txid in decided)
+            ):
                 duplicates += 1
                 continue
             record = self._decide(message, item, book, sequenced_at)
             accepted += record.status == ACCEPTED
             rejected += record.status == REJECTED
-            decided[item.txid] = None
+            decided[txid] = None
             records.append(record)
         executed = time.perf_counter()
         self.stats.seconds_execute += executed - started
         tracking = Tracking(INTAKE_APPLICATION, messages[-1].seq)
-        self.app.record([*book.changed.values(), *records], tracking)
+        pending = self.app.submit([*book.changed.values(), *records], tracking)
         self.stats.seconds_record += time.perf_counter() - executed
-        self.seen.add_all(list(decided))
+        txids = list(decided)
+        unconfirmed.update(txids)
         self.position = messages[-1].seq
-        stats = self.stats
-        stats.position, stats.batches, stats.last_batch_size = (
-            self.position,
-            stats.batches + 1,
-            len(messages),
+        return InFlight(
+            pending, messages[-1].seq, txids, len(messages), accepted, rejected, duplicates
         )
-        stats.accepted += accepted
-        stats.rejected += rejected
-        stats.duplicates += duplicates
 
     @staticmethod
     def _wallet_ids(checked: list[OpenedTx | Refusal]) -> list[str]:

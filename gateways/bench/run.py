@@ -100,7 +100,7 @@ def run_bench(n: int, wallets: int, baseline_n: int | None, quiet: bool) -> dict
         "sequencer_retries": int(metrics.get("hiveledger_sequencer_retries_total", 0)),
         "sequencer_seconds": {
             stage: round(metrics.get(f"hiveledger_sequencer_{stage}_seconds_total", 0.0), 2)
-            for stage in ("check", "execute", "record")
+            for stage in ("check", "execute", "record", "wait")
         },
         "sync_interval": "always",
         "machine": {

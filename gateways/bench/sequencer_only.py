@@ -39,7 +39,7 @@ async def _make_stream(url: str) -> None:
     await nc.close()
 
 
-def measure(n: int, wallets: int) -> dict[str, float]:
+def measure(n: int, wallets: int, pipelined: bool = True) -> dict[str, float]:
     treasury = bench_keypair("treasury")
     workload = make_workload(n, wallets, "bench", treasury)
     messages = [
@@ -58,15 +58,17 @@ def measure(n: int, wallets: int) -> dict[str, float]:
             sequencer = Sequencer(app, ListSource(messages), "bench", pool=pool)
             started = time.perf_counter()
             while sequencer.position < n:
-                sequencer.step()
+                sequencer.step(settle=not pipelined)
+            sequencer.flush()
             elapsed = time.perf_counter() - started
         app.factory.close()
     stats = sequencer.stats
     return {
-        "n": n, "wallets": wallets, "tx_per_s": round(n / elapsed, 1),
+        "n": n, "wallets": wallets, "pipelined": pipelined, "tx_per_s": round(n / elapsed, 1),
         "check_us_per_tx": round(stats.seconds_check / n * 1e6, 1),
         "execute_us_per_tx": round(stats.seconds_execute / n * 1e6, 1),
         "record_us_per_tx": round(stats.seconds_record / n * 1e6, 1),
+        "wait_us_per_tx": round(stats.seconds_wait / n * 1e6, 1),
         "batches": stats.batches,
     }  # fmt: skip
 
@@ -76,8 +78,9 @@ def main() -> None:
     parser.add_argument("n", type=int, nargs="?", default=40_000)
     parser.add_argument("--wallets", type=int, default=1_000)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-pipeline", action="store_true", help="wait for each batch's ack")
     args = parser.parse_args()
-    result = measure(args.n, args.wallets)
+    result = measure(args.n, args.wallets, pipelined=not args.no_pipeline)
     print(json.dumps(result, indent=2) if args.json else result)
 
 

@@ -36,7 +36,7 @@ class NodeCollector(Collector):
                     else f"sequencer {name}",
                     value=getattr(stats, name),
                 )
-            for stage in ("check", "execute", "record"):
+            for stage in ("check", "execute", "record", "wait"):
                 yield CounterMetricFamily(
                     f"hiveledger_sequencer_{stage}_seconds",
                     f"time the sequencer spent in its {stage} stage",

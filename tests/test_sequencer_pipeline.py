@@ -1,0 +1,179 @@
+"""The pipelined sequencer on a real nats-server: it decides the next batch while JetStream
+stores the last one. The ledger it writes must be the one the waiting sequencer writes,
+and a write refused in flight (taking the writes sent after it down with it, by the
+commit fence) must cost a resync, never a lost or repeated transaction."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+import streams.ledger_writer as ledger_writer
+from domain.handlers import create_chain
+from domain.wallet import Wallet
+from gateways.sdk import transactions
+from streams.atomic_batch import send_atomic_batch
+from streams.commit_chain import verify_stream
+from streams.intake import IntakeMessage
+from streams.keys import Keypair
+from streams.ledger_app import LedgerApplication
+from streams.sequencer import INTAKE_APPLICATION, Sequencer
+from streams.server import EmbeddedNatsServer
+
+CHAIN = "pipe-chain"
+WALLETS = 12
+
+
+class ListSource:
+    def __init__(self, envelopes: list[bytes]) -> None:
+        self.messages = [
+            IntakeMessage(i + 1, "hive.intake.transfer", e) for i, e in enumerate(envelopes)
+        ]
+
+    def fetch(self, start_seq: int, limit: int, timeout: float = 0) -> list[IntakeMessage]:
+        return self.messages[start_seq - 1 : start_seq - 1 + limit]
+
+
+def keypairs() -> list[Keypair]:
+    return [Keypair.from_seed32(bytes([i + 1]) * 32) for i in range(WALLETS)]
+
+
+def traffic(count: int, seed: int) -> list[bytes]:
+    """Transfers among a few wallets: most accepted, some overdrawn, some replayed."""
+    rng, keys = random.Random(seed), keypairs()
+    nonces = {k.address: 0 for k in keys}
+    envelopes: list[bytes] = []
+
+    def send(src: Keypair, dst: Keypair, amount: int) -> None:
+        nonces[src.address] += 1
+        _, envelope = transactions.transfer(
+            src, chain_id=CHAIN, to=dst.address, amount=amount,
+            nonce=nonces[src.address], created_at=1,
+        )  # fmt: skip
+        envelopes.append(envelope)
+
+    for key in keys[1:]:
+        send(keys[0], key, 3_000)
+    while len(envelopes) < count:
+        if envelopes and rng.random() < 0.05:
+            envelopes.append(rng.choice(envelopes))  # a replay
+            continue
+        src = rng.choice(keys)
+        send(src, rng.choice([k for k in keys if k is not src]), rng.randint(1, 1_500))
+    return envelopes
+
+
+@pytest.fixture
+def new_ledger(nats_server: EmbeddedNatsServer) -> Iterator[Any]:
+    apps: list[LedgerApplication] = []
+
+    def make() -> LedgerApplication:
+        name = f"PIPE{uuid.uuid4().hex[:8].upper()}"
+        app = LedgerApplication(env={
+            "PERSISTENCE_MODULE": "streams.persistence",
+            "HIVELEDGER_NATS_URL": nats_server.url,
+            "HIVELEDGER_LEDGER_STREAM": name,
+            "HIVELEDGER_LEDGER_PREFIX": f"pipe.{name.lower()}",
+        })  # fmt: skip
+        treasury = keypairs()[0].address
+        genesis = create_chain(CHAIN, treasury, {treasury: 100_000}, app.load_wallet)
+        app.record(genesis.changed.values())
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.factory.close()
+
+
+def run_to_end(app: LedgerApplication, envelopes: list[bytes], pipelined: bool) -> Sequencer:
+    with ThreadPoolExecutor(2) as pool:
+        sequencer = Sequencer(
+            app, ListSource(envelopes), CHAIN, pool=pool, clock=lambda: 1_000, max_txs=7
+        )
+        for _ in range(10 * len(envelopes)):
+            if sequencer.stats.position >= len(envelopes):
+                break
+            sequencer.step(timeout=0, settle=not pipelined)
+        sequencer.flush()
+    return sequencer
+
+
+def balances(app: LedgerApplication) -> dict[str, int]:
+    app.forget()
+    found = {}
+    for key in keypairs():
+        wallet = app.load(Wallet.create_id(key.address))
+        found[key.address] = -1 if wallet is None else wallet.balance
+    return found
+
+
+def ledger_shape(app: LedgerApplication) -> list[tuple[str, int, str]]:
+    """Every stored event's aggregate, version and topic, in stream order."""
+    return [
+        (n.originator_id, n.originator_version, n.topic)
+        for n in app.recorder.select_notifications(start=None, limit=10_000)
+    ]
+
+
+def chain_head(app: LedgerApplication) -> Any:
+    """Verify the hash chain of the whole stream; return its head."""
+    ds = app.factory.datastore()  # type: ignore[attr-defined]
+    return ds.run(verify_stream(ds.nc, ds.stream, ds.prefix))
+
+
+def test_pipelined_and_waited_sequencers_write_the_same_ledger(new_ledger: Any) -> None:
+    envelopes = traffic(120, seed=7)
+    waited_app, piped_app = new_ledger(), new_ledger()
+    waited = run_to_end(waited_app, envelopes, pipelined=False)
+    piped = run_to_end(piped_app, envelopes, pipelined=True)
+    assert piped.stats.position == waited.stats.position == len(envelopes)
+    assert (piped.stats.accepted, piped.stats.rejected, piped.stats.duplicates) == (
+        waited.stats.accepted, waited.stats.rejected, waited.stats.duplicates,
+    )  # fmt: skip
+    assert piped.stats.accepted > 60 and piped.stats.duplicates > 0
+    assert balances(piped_app) == balances(waited_app)
+    assert sum(balances(piped_app).values()) == 100_000
+    assert ledger_shape(piped_app) == ledger_shape(waited_app)
+    assert piped_app.process_recorder.max_tracking_id(INTAKE_APPLICATION) == len(envelopes)
+    # + the genesis and the market's opening
+    assert (
+        chain_head(piped_app).commits == chain_head(waited_app).commits == waited.stats.batches + 2
+    )
+
+
+def test_a_write_refused_in_flight_costs_a_resync_not_a_transaction(
+    new_ledger: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 4th batch is sent with a fence that names a wrong head: the server refuses it,
+    and the 5th, sent before the 4th was confirmed, is refused by its own fence. The
+    sequencer reloads, takes INTAKE again from the recorded position, and finishes with
+    the ledger a sequencer that never failed writes."""
+    envelopes = traffic(90, seed=11)
+    reference_app, app = new_ledger(), new_ledger()
+    reference = run_to_end(reference_app, envelopes, pipelined=False)
+    sent = {"batches": 0}
+
+    async def sabotage(nc: Any, inbox: Any, messages: Any) -> Any:
+        sent["batches"] += 1
+        if sent["batches"] == 4:
+            subject, data, headers = messages[0]
+            headers = {**headers, "Nats-Expected-Last-Sequence": "1"}  # not the head
+            messages = [(subject, data, headers), *messages[1:]]
+        return await send_atomic_batch(nc, inbox, messages)
+
+    monkeypatch.setattr(ledger_writer, "send_atomic_batch", sabotage)
+    sequencer = run_to_end(app, envelopes, pipelined=True)
+    assert sequencer.stats.retries >= 1
+    assert sequencer.stats.position == len(envelopes)
+    assert (sequencer.stats.accepted, sequencer.stats.rejected) == (
+        reference.stats.accepted, reference.stats.rejected,
+    )  # fmt: skip
+    assert balances(app) == balances(reference_app)
+    assert ledger_shape(app) == ledger_shape(reference_app)
+    assert chain_head(app).commits == chain_head(reference_app).commits
