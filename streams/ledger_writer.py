@@ -18,10 +18,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import nats.errors
 from eventsourcing.persistence import (
@@ -36,7 +33,6 @@ from nats.aio.client import Client as NATS
 
 from streams.commit_chain import (
     COMMIT_HEADER,
-    GENESIS,
     TOPIC_HEADER,
     VERSION_HEADER,
     CommitRecord,
@@ -56,6 +52,7 @@ from streams.jetstream import (
     send_atomic_batch,
 )
 from streams.subjects import aggregate_subject, tracking_subject
+from streams.writer_state import Head, SentBatch, VersionCache
 
 EXPECTED_LAST_SEQ = "Nats-Expected-Last-Sequence"
 EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
@@ -67,64 +64,6 @@ _Message = tuple[str, bytes, dict[str, str]]
 
 class LedgerTimeoutError(OperationalError, TimeoutError):
     """No answer from NATS in time; for a write, its outcome is unknown."""
-
-
-class VersionCache:
-    """Bounded LRU: key -> (last version or position, stream sequence of that message).
-
-    Used only on the event-loop thread (writes and reads both run there): no lock.
-    """
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._items: OrderedDict[str, tuple[int, int]] = OrderedDict()
-
-    def get(self, key: str) -> tuple[int, int] | None:
-        item = self._items.get(key)
-        if item is not None:
-            self._items.move_to_end(key)
-        return item
-
-    def put(self, key: str, version: int, seq: int) -> None:
-        """Remember (version, seq) unless a newer message is already known."""
-        items = self._items
-        known = items.get(key)
-        if known is not None:
-            if known[1] >= seq:
-                return
-            items.move_to_end(key)
-        items[key] = (version, seq)
-        if len(items) > self.maxsize:
-            items.popitem(last=False)
-
-    def drop(self, key: str) -> None:
-        self._items.pop(key, None)
-
-    def clear(self) -> None:
-        self._items.clear()
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    """The last commit: its stream sequence, hash and the newest event's sequence."""
-
-    seq: int = 0
-    hash: bytes = GENESIS
-    last_event: int = 0
-
-
-@dataclass(slots=True)
-class SentBatch:
-    """A write on its way: the future of its ack, and what is needed to settle it."""
-
-    ack: asyncio.Future[dict[str, Any]]
-    events: Sequence[StoredEvent]
-    subjects: list[str]
-    tracking: Tracking | None
-    count: int  # messages, tracking included
-    presumed: bool  # an uncached aggregate was presumed new without a look-up
-    prev_head: Head | None
-    expected_head: Head | None = None
 
 
 class _PresumedNewError(Exception):
