@@ -30,6 +30,7 @@ from domain.transaction import ACCEPTED, REJECTED, TxRecord
 from domain.wallet import Wallet
 from streams.envelope import OpenedTx
 from streams.intake import (
+    EVENTS_MAX,
     IntakeMessage,
     IntakeSource,
     Refusal,
@@ -44,8 +45,8 @@ from streams.ledger_app import LedgerApplication, PendingRecord
 log = logging.getLogger(__name__)
 
 INTAKE_APPLICATION = "INTAKE"
-EVENTS_PER_TX_MAX = 5  # a mint: nonce, minted, opened, credited, record
 BATCH_EVENTS_MAX = 950  # JetStream's atomic batch limit is 1000 messages per batch
+FETCH_MAX = BATCH_EVENTS_MAX // EVENTS_MAX["transfer"]  # a batch of transfers, at most
 
 
 TRANSIENT_PAUSE_MIN_S = 0.05
@@ -121,9 +122,9 @@ class Sequencer:
         chain_id: str,
         pool: ThreadPoolExecutor | None = None,
         clock: Callable[[], int] = now_ms,
-        max_txs: int = BATCH_EVENTS_MAX // EVENTS_PER_TX_MAX,
+        max_txs: int = FETCH_MAX,
     ) -> None:
-        assert 0 < max_txs * EVENTS_PER_TX_MAX <= BATCH_EVENTS_MAX
+        assert 0 < max_txs <= BATCH_EVENTS_MAX
         self.app = app
         self.source = source
         self.chain_id = chain_id
@@ -433,8 +434,12 @@ class Sequencer:
             records.append(record)
         executed = time.perf_counter()
         self.stats.seconds_execute += executed - started
+        changed = [*book.changed.values(), *records]
+        assert sum(len(a.pending_events) for a in changed) <= sum(map(events_max, checked)), (
+            "a transaction added more events than EVENTS_MAX allows for its kind"
+        )
         tracking = Tracking(INTAKE_APPLICATION, messages[-1].seq)
-        pending = self.app.submit([*book.changed.values(), *records], tracking)
+        pending = self.app.submit(changed, tracking)
         self.stats.seconds_record += time.perf_counter() - executed
         txids = list(decided)
         unconfirmed.update(txids)
