@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nats
 
+from gateways.bench.cpu import CpuMeter, children
 from gateways.bench.workload import Workload
 from gateways.sdk.node_http import NodeHTTP
 from streams.keystore import Keystore
@@ -31,6 +32,7 @@ class EndToEnd:
     lag_p50_ms: float
     lag_p99_ms: float
     node_metrics: dict[str, float]
+    cpu_seconds: dict[str, float]
 
 
 def start_node(
@@ -130,6 +132,7 @@ def node_counters(node: NodeHTTP) -> dict[str, float]:
 def run_end_to_end(
     home: Path,
     nats_url: str,
+    nats_pid: int,
     treasury_words: str,
     workload: Workload,
     publish_progress: Callable[[int], None],
@@ -137,11 +140,18 @@ def run_end_to_end(
 ) -> EndToEnd:
     process, url = start_node(home, nats_url, treasury_words)
     node = NodeHTTP(url, timeout=30)
+    pids = {"nats_server": nats_pid, "node_http_projector": process.pid}
+    pids["bench_client"] = os.getpid()
+    for pid in children(process.pid, "spawn_main"):  # the sequencer's process
+        pids["sequencer"] = pid
+    meter = CpuMeter(pids)
     try:
+        meter.start()
         started = time.perf_counter()
         asyncio.run(publish_all(nats_url, workload, publish_progress))
         wait_projected(node, workload.size, timeout=1800, progress=project_progress)
         seconds = time.perf_counter() - started
+        cpu = meter.stop()
         lag50, lag99 = (
             float(x)
             for x in node.sql(
@@ -165,6 +175,7 @@ def run_end_to_end(
             lag_p50_ms=lag50,
             lag_p99_ms=lag99,
             node_metrics=node_counters(node),
+            cpu_seconds=cpu,
         )
     finally:
         process.send_signal(2)

@@ -64,6 +64,7 @@ def run_bench(n: int, wallets: int, baseline_n: int | None, quiet: bool) -> dict
             e2e = run_end_to_end(
                 home,
                 server.url,
+                server.process.pid,
                 words,
                 workload,
                 lambda k: progress.advance(publish, k),
@@ -102,6 +103,7 @@ def run_bench(n: int, wallets: int, baseline_n: int | None, quiet: bool) -> dict
             stage: round(metrics.get(f"hiveledger_sequencer_{stage}_seconds_total", 0.0), 2)
             for stage in ("check", "execute", "record", "wait")
         },
+        "cpu_seconds": e2e.cpu_seconds,
         "sync_interval": "always",
         "machine": {
             "cpus": os.cpu_count(),
