@@ -7,6 +7,10 @@ an embedded nats-server (atomic batches of 1000, ``sync_interval: always``), the
    applied the last message (ordered consumer, decode, DuckDB transactions, checkpoints);
 2. DuckDB side only: the same messages from memory through ``Projector.apply``.
 
+Each phase also reports the CPU time this process spent on it (every thread: DuckDB's and
+the NATS client's; not nats-server's), per event: on a node the projector shares the
+cores with the sequencer and nats-server, so CPU per event is what limits throughput.
+
 Prints one JSON object; docs/PROJECTIONS.md quotes its figures.
 """
 
@@ -26,7 +30,7 @@ import nats
 from projections.db import ProjectionDB
 from projections.projector import Projector
 from projections.records import RawMsg
-from projections.runner import BatchProjectionRunner
+from projections.runner import DEFAULT_BATCH_SIZE, BatchProjectionRunner
 from projections.sample import build_sample, chunks
 from projections.views import default_views
 from streams.jetstream import ensure_ledger_stream, publish_atomic_batch
@@ -41,10 +45,10 @@ async def end_to_end(
     nc = await nats.connect(url)
     db = ProjectionDB(path, threads=threads)
     runner = BatchProjectionRunner(db, nc, stream=STREAM, prefix=PREFIX, batch_size=batch_size)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await runner.start()
     reached = await runner.wait_for(last, timeout=600)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await runner.stop()
     stats = runner.stats
     db.close()
@@ -54,6 +58,7 @@ async def end_to_end(
     return {
         "seconds": round(elapsed, 2),
         "events_per_s": round(stats.events / elapsed),
+        "cpu_us_per_event": round(cpu / max(stats.events, 1) * 1e6, 1),
         "batches": stats.batches,
         "mean_batch": round(stats.messages / max(stats.batches, 1)),
         "max_lag_ms": round(stats.max_lag_ms),
@@ -66,13 +71,17 @@ def duckdb_only(
 ) -> dict[str, Any]:
     db = ProjectionDB(path, threads=threads)
     projector = Projector(db, default_views(), PREFIX)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(messages), batch_size):
         projector.apply(messages[i : i + batch_size])
     db.writer.execute("CHECKPOINT")
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     db.close()
-    return {"seconds": round(elapsed, 2), "events_per_s": round(len(messages) / elapsed)}
+    return {
+        "seconds": round(elapsed, 2),
+        "events_per_s": round(len(messages) / elapsed),
+        "cpu_us_per_event": round(cpu / len(messages) * 1e6, 1),
+    }
 
 
 async def publish(url: str, messages: list[tuple[str, bytes, dict[str, str]]]) -> float:
@@ -89,7 +98,7 @@ async def publish(url: str, messages: list[tuple[str, bytes, dict[str, str]]]) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
