@@ -61,7 +61,7 @@ class Book:
         """The wallet at ``address``, opened now if it never was."""
         wallet = self.wallet(address)
         if wallet is None:
-            wallet = Wallet(address=address)
+            wallet = Wallet.open(address)
             self._wallets[address] = wallet
         self.changed[wallet.id] = wallet
         return wallet

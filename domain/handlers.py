@@ -33,32 +33,31 @@ def _nonce_of(wallet: Wallet | None) -> int:
     return wallet.nonce if wallet is not None else 0
 
 
-def _balances(*wallets: Wallet | None) -> int:
-    seen = {id(w): w.balance for w in wallets if w is not None}
-    return sum(seen.values())
+def _balance_of(wallet: Wallet | None) -> int:
+    return wallet.balance if wallet is not None else 0
 
 
 def transfer(cmd: Transfer, book: Book) -> None:
-    ctx = cmd.ctx
-    check_amount(cmd.amount)
+    ctx, to, amount = cmd.ctx, cmd.to, cmd.amount
+    check_amount(amount)
     check_not_expired(ctx)
-    if cmd.to == ctx.signer:
+    if to == ctx.signer:
         raise LedgerError(ErrorCode.SELF_TRANSFER, "sender and recipient are the same address")
     sender = book.wallet(ctx.signer)
     check_next_nonce(_nonce_of(sender), ctx.nonce)
     if sender is None:
         raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, f"{ctx.signer} has no balance")
-    sender.check_can_pay(cmd.amount)
-    recipient = book.wallet(cmd.to)
+    sender.check_can_pay(amount)
+    recipient = book.wallet(to)
     if recipient is not None:
-        recipient.check_can_receive(cmd.amount)
-    before = _balances(sender, recipient)
+        recipient.check_can_receive(amount)
+    before = sender.balance + _balance_of(recipient)  # two wallets: not a self-transfer
     # Every guard has passed: from here on, only events.
-    sender.send(tx=ctx.txid, to=cmd.to, amount=cmd.amount, nonce=ctx.nonce)
+    sender.send(tx=ctx.txid, to=to, amount=amount, nonce=ctx.nonce)
     book.touch(sender)
-    recipient = book.open_wallet(cmd.to)
-    recipient.receive(tx=ctx.txid, source=ctx.signer, amount=cmd.amount)
-    assert _balances(sender, recipient) == before, "a transfer must conserve money"
+    recipient = book.open_wallet(to)
+    recipient.receive(tx=ctx.txid, source=ctx.signer, amount=amount)
+    assert sender.balance + recipient.balance == before, "a transfer must conserve money"
 
 
 def mint(cmd: Mint, book: Book) -> None:
@@ -73,7 +72,7 @@ def mint(cmd: Mint, book: Book) -> None:
     recipient = book.wallet(cmd.to)
     if recipient is not None:
         recipient.check_can_receive(cmd.amount)
-    supply_before, held_before = chain.supply, _balances(recipient)
+    supply_before, held_before = chain.supply, _balance_of(recipient)
     book.open_wallet(ctx.signer).use_nonce(tx=ctx.txid, nonce=ctx.nonce)
     chain.mint(tx=ctx.txid, to=cmd.to, amount=cmd.amount)
     book.touch(chain)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from eventsourcing.domain import event
-
 from domain.base import LedgerAggregate
 
 ACCEPTED = "accepted"
@@ -17,13 +15,31 @@ class TxRecord(LedgerAggregate):
     and replay every command. ``sequenced_at`` (unix ms) is the sequencer's clock, read
     once and recorded: replays never read a clock. A record has exactly one event, so
     a second decision for the same id is impossible by construction (version 1 only).
+
+    ``Decided`` is declared explicitly (fields as the ``@event`` decorator on ``__init__``
+    defined them, so the same topic and stored state): the sequencer creates one record
+    per transaction, and a decorated ``__init__`` costs descriptor look-ups on every one.
     """
+
+    class Event(LedgerAggregate.Event):
+        pass
+
+    class Decided(LedgerAggregate.Created, Event):
+        txid: str
+        status: str
+        kind: str
+        signer: str
+        nonce: int
+        envelope: str
+        intake_seq: int
+        sequenced_at: int
+        code: str
+        reason: str
 
     @staticmethod
     def create_id(txid: str) -> str:
         return f"tx.{txid}"
 
-    @event("Decided")
     def __init__(
         self,
         txid: str,

@@ -75,6 +75,16 @@ def test_mint_grows_supply_and_balance(book: Book) -> None:
     assert book.wallet(TREASURY).nonce == 1
 
 
+def test_a_wallet_opens_the_same_way_by_call_or_by_open() -> None:
+    by_call, by_open = Wallet(address=ALICE), Wallet.open(ALICE)
+    [called], [opened] = by_call.collect_events(), by_open.collect_events()
+    assert type(called) is type(opened) is Wallet.Opened
+    assert {**vars(called), "timestamp": None} == {**vars(opened), "timestamp": None}
+    assert (by_open.id, by_open.address, by_open.balance, by_open.nonce) == (
+        f"wallet.{ALICE}", ALICE, 0, 0,
+    )  # fmt: skip
+
+
 def test_transaction_record_is_decided_once() -> None:
     rec = TxRecord(
         txid="ab",
