@@ -207,6 +207,7 @@ async def ensure_intake_stream(
         "retention": "limits",
         "num_replicas": replicas,
         "allow_direct": True,
+        "allow_atomic": True,  # bulk clients publish atomic batches (intake_bulk.py)
         "duplicate_window": int(duplicate_window_s * NS_PER_S),
         "max_msg_size": max_msg_size,
     }

@@ -17,6 +17,7 @@ import nats
 from gateways.bench.cpu import CpuMeter, children
 from gateways.bench.workload import Workload
 from gateways.sdk.node_http import NodeHTTP
+from streams.intake_bulk import publish_bulk
 from streams.keystore import Keystore
 from streams.server import free_port
 
@@ -79,15 +80,18 @@ def start_node(
 
 
 async def publish_all(
-    nats_url: str, workload: Workload, progress: Callable[[int], None]
-) -> dict[str, float]:
-    """Publish every envelope to INTAKE; returns txid -> submit time (epoch seconds)."""
-    submitted: dict[str, float] = {}
+    nats_url: str, workload: Workload, progress: Callable[[int], None], intake: str
+) -> None:
+    """Publish every envelope to INTAKE: in atomic batches (``bulk``) or one
+    ``publish_async`` each, with ``Nats-Msg-Id`` (``single``)."""
     nc = await nats.connect(nats_url, name="hiveledger-bench-client")
     try:
+        if intake == "bulk":
+            pairs = (("transfer", envelope) for envelope in workload.envelopes)
+            await publish_bulk(nc, pairs, progress=progress)
+            return
         js = nc.jetstream(publish_async_max_pending=4000)
         for i, (txid, envelope) in enumerate(zip(workload.txids, workload.envelopes, strict=True)):
-            submitted[txid] = time.time()
             await js.publish_async(
                 "hive.intake.transfer", envelope, headers={"Nats-Msg-Id": txid}, wait_stall=60
             )
@@ -97,7 +101,6 @@ async def publish_all(
         progress(workload.size % 1000)
     finally:
         await nc.close()
-    return submitted
 
 
 def wait_projected(
@@ -137,6 +140,7 @@ def run_end_to_end(
     workload: Workload,
     publish_progress: Callable[[int], None],
     project_progress: Callable[[int], None],
+    intake: str = "bulk",
 ) -> EndToEnd:
     process, url = start_node(home, nats_url, treasury_words)
     node = NodeHTTP(url, timeout=30)
@@ -148,7 +152,7 @@ def run_end_to_end(
     try:
         meter.start()
         started = time.perf_counter()
-        asyncio.run(publish_all(nats_url, workload, publish_progress))
+        asyncio.run(publish_all(nats_url, workload, publish_progress, intake))
         wait_projected(node, workload.size, timeout=1800, progress=project_progress)
         seconds = time.perf_counter() - started
         cpu = meter.stop()

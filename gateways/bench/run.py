@@ -35,7 +35,9 @@ def bridge_cost_us() -> float:
         return (time.perf_counter() - started) / BRIDGE_CALLS * 1e6
 
 
-def run_bench(n: int, wallets: int, baseline_n: int | None, quiet: bool) -> dict[str, Any]:
+def run_bench(
+    n: int, wallets: int, baseline_n: int | None, quiet: bool, intake: str = "bulk"
+) -> dict[str, Any]:
     baseline_n = min(baseline_n or n, n)
     progress = Progress(
         TextColumn("{task.description:<34}"),
@@ -69,6 +71,7 @@ def run_bench(n: int, wallets: int, baseline_n: int | None, quiet: bool) -> dict
                 workload,
                 lambda k: progress.advance(publish, k),
                 lambda k: progress.advance(project, k),
+                intake,
             )
         sub = (
             workload
@@ -103,6 +106,7 @@ def run_bench(n: int, wallets: int, baseline_n: int | None, quiet: bool) -> dict
             stage: round(metrics.get(f"hiveledger_sequencer_{stage}_seconds_total", 0.0), 2)
             for stage in ("check", "execute", "record", "wait")
         },
+        "intake": intake,
         "cpu_seconds": e2e.cpu_seconds,
         "sync_interval": "always",
         "machine": {

@@ -17,6 +17,7 @@ from pathlib import Path
 import nats
 
 from domain.handlers import create_chain
+from gateways.bench.cpu import cpu_seconds
 from gateways.bench.workload import bench_keypair, make_workload
 from streams.intake import IntakeMessage
 from streams.jetstream import ensure_ledger_stream
@@ -54,6 +55,7 @@ def measure(n: int, wallets: int, pipelined: bool = True) -> dict[str, float]:
             "bench", treasury.address, {treasury.address: 10**18}, app.load_wallet
         )
         app.record(genesis.changed.values())
+        server_cpu = cpu_seconds(server.process.pid) or 0.0
         with ThreadPoolExecutor(2, "verify") as pool:
             sequencer = Sequencer(app, ListSource(messages), "bench", pool=pool)
             started = time.perf_counter()
@@ -61,6 +63,7 @@ def measure(n: int, wallets: int, pipelined: bool = True) -> dict[str, float]:
                 sequencer.step(settle=not pipelined)
             sequencer.flush()
             elapsed = time.perf_counter() - started
+        server_cpu = (cpu_seconds(server.process.pid) or 0.0) - server_cpu
         app.factory.close()
     stats = sequencer.stats
     return {
@@ -70,6 +73,7 @@ def measure(n: int, wallets: int, pipelined: bool = True) -> dict[str, float]:
         "record_us_per_tx": round(stats.seconds_record / n * 1e6, 1),
         "wait_us_per_tx": round(stats.seconds_wait / n * 1e6, 1),
         "batches": stats.batches,
+        "nats_server_cpu_us_per_tx": round(server_cpu / n * 1e6, 1),
     }  # fmt: skip
 
 

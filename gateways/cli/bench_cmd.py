@@ -13,6 +13,12 @@ def bench(
     baseline_n: int = typer.Option(
         0, "--baseline-n", help="Transfers for the eventsourcing+SQLite baseline (0: all)."
     ),
+    intake: str = typer.Option(
+        "bulk",
+        "--intake",
+        help="How the client publishes to INTAKE: 'bulk' (atomic batches, one disk sync "
+        "each) or 'single' (one publish_async per envelope, with Nats-Msg-Id).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Submit N signed transfers through a fresh node and report rates side by side."""
@@ -20,7 +26,9 @@ def bench(
 
     if not 2 <= wallets <= n:
         raise typer.BadParameter("need 2 <= --wallets <= -n")
-    report = run_bench(n, wallets, baseline_n or None, quiet=as_json)
+    if intake not in ("bulk", "single"):
+        raise typer.BadParameter("--intake is 'bulk' or 'single'")
+    report = run_bench(n, wallets, baseline_n or None, quiet=as_json, intake=intake)
     emit(
         report,
         as_json,
