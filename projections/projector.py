@@ -68,13 +68,13 @@ class Projector:
         """Apply consecutive messages to every view that has not got them; all or nothing."""
         started = time.perf_counter()
         batch = Batch(raws, self.prefix)
-        rows = stage_rows(raws, self.prefix)
+        staged = stage_rows(raws, self.prefix)
         con = self.db.writer
         moved: dict[str, int] = {}
         con.begin()
         try:
             with con.appender("ledger_batch") as appender:
-                appender.append_rows(rows)
+                appender.append_rows(staged.rows)
             for view in self.views:
                 position = self.positions[view.name]
                 if batch.last_seq <= position:
@@ -101,8 +101,8 @@ class Projector:
             first_seq=batch.first_seq,
             last_seq=batch.last_seq,
             messages=len(raws),
-            events=sum(1 for row in rows if row[2] is not None),
-            txids=batch.txids(),
+            events=staged.events,
+            txids=staged.txids,
             apply_ms=(time.perf_counter() - started) * 1000,
             published_ns=batch.published_ns,
         )

@@ -52,33 +52,50 @@ class RawMsg(NamedTuple):
 
 
 StageRow = tuple[int, str, str | None, int | None, str | None, str | None]
+_NO_HEADERS: dict[str, str] = {}
 
 
-def stage_rows(raws: Sequence[RawMsg], prefix: str) -> list[StageRow]:
-    """``ledger_batch`` rows: (seq, subject, topic, version, data, commit record).
+@dataclass(slots=True)
+class Staged:
+    """A batch made ready for ``ledger_batch``, with what the runner reports about it."""
+
+    rows: list[StageRow]
+    events: int  # rows that are events (the rest is bookkeeping)
+    txids: list[str]  # the transactions decided (accepted or rejected), in ledger order
+
+
+def stage_rows(raws: Sequence[RawMsg], prefix: str) -> Staged:
+    """``ledger_batch`` rows: (seq, subject, topic, version, data, commit record), and the
+    decided transactions' ids, in one pass.
 
     Bookkeeping messages get no topic (so no view takes them for events); a commit record,
     in a header or on ``<prefix>._commit``, lands in the last column.
     """
     rows: list[StageRow] = []
+    txids: list[str] = []
     start = len(prefix) + 1
-    for raw in raws:
-        headers = raw.headers or {}
+    tx_head = f"{prefix}.tx."
+    bookkeeping = 0
+    for seq, subject, headers, payload, _ in raws:
+        headers = headers or _NO_HEADERS
         commit = headers.get(COMMIT_HEADER)
-        if raw.subject.startswith("_", start):
-            if raw.subject[start:] == COMMIT_SUBJECT:
-                commit = raw.data.decode("utf-8", "replace")
-            rows.append((raw.seq, raw.subject, None, None, None, commit))
+        if subject.startswith("_", start):
+            if subject[start:] == COMMIT_SUBJECT:
+                commit = payload.decode("utf-8", "replace")
+            rows.append((seq, subject, None, None, None, commit))
+            bookkeeping += 1
             continue
         topic, version = headers.get(TOPIC_HEADER), headers.get(VERSION_HEADER)
         if topic is None or version is None or not version.isdigit():
-            raise ProjectionError(f"seq {raw.seq} ({raw.subject}): event without topic or version")
+            raise ProjectionError(f"seq {seq} ({subject}): event without topic or version")
         try:
-            data = raw.data.decode()
+            data = payload.decode()
         except UnicodeDecodeError:
-            raise ProjectionError(f"seq {raw.seq} ({raw.subject}): data is not UTF-8") from None
-        rows.append((raw.seq, raw.subject, topic, int(version), data, commit))
-    return rows
+            raise ProjectionError(f"seq {seq} ({subject}): data is not UTF-8") from None
+        rows.append((seq, subject, topic, int(version), data, commit))
+        if topic.endswith(DECIDED_TOPIC_SUFFIX) and subject.startswith(tx_head):
+            txids.append(subject[len(tx_head) :])
+    return Staged(rows, len(rows) - bookkeeping, txids)
 
 
 @dataclass(slots=True)
@@ -150,16 +167,6 @@ class Batch:
                     topic = (raw.headers or {}).get(TOPIC_HEADER, "")
                     found[kind][topic.rpartition(":")[2]] += 1
         return found
-
-    def txids(self) -> list[str]:
-        """The transaction ids decided (accepted or rejected) in this batch."""
-        head = f"{self.prefix}.tx."
-        return [
-            raw.subject[len(head) :]
-            for raw in self.raws
-            if raw.subject.startswith(head)
-            and (raw.headers or {}).get(TOPIC_HEADER, "").endswith(DECIDED_TOPIC_SUFFIX)
-        ]
 
 
 def decode_event(raw: RawMsg, prefix: str) -> LedgerEvent:
