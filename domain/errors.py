@@ -104,6 +104,10 @@ class LedgerError(Exception):
         self.error_code = code
         self.reason = reason or code.description
 
+    def __reduce__(self) -> tuple[type[LedgerError], tuple[ErrorCode, str]]:
+        """Pickled with its code and reason (refusals cross to the sequencer's process)."""
+        return (type(self), (self.error_code, self.reason))
+
     @property
     def code(self) -> str:
         return self.error_code.code

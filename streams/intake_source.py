@@ -10,6 +10,7 @@ from streams.jetstream import direct_get_batch
 from streams.loop_thread import LoopThread
 
 CONNECT_TIMEOUT_S = 5.0
+FETCH_GRACE_S = 10.0  # a busy server (fsyncs) may answer late; late is not failed
 
 
 class JetStreamIntakeSource:
@@ -34,7 +35,7 @@ class JetStreamIntakeSource:
             direct_get_batch(
                 self.nc, self.stream, self.subjects, start_seq, limit, timeout=timeout
             ),
-            timeout + 1.0,
+            timeout + FETCH_GRACE_S,
         )
         return [IntakeMessage(m.seq, m.subject, m.data) for m in batch.messages]
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
@@ -28,6 +28,7 @@ from domain.errors import LedgerError
 from domain.market import Market
 from domain.transaction import ACCEPTED, REJECTED, TxRecord
 from domain.wallet import Wallet
+from streams.check_stage import CheckedFeed, CheckStageError, InProcessFeed
 from streams.envelope import OpenedTx
 from streams.intake import (
     EVENTS_MAX,
@@ -118,24 +119,30 @@ class Sequencer:
     def __init__(
         self,
         app: LedgerApplication,
-        source: IntakeSource,
+        source: IntakeSource | None,
         chain_id: str,
         pool: ThreadPoolExecutor | None = None,
         clock: Callable[[], int] = now_ms,
         max_txs: int = FETCH_MAX,
+        feed: CheckedFeed | None = None,
     ) -> None:
+        """``feed`` fetches and checks INTAKE (streams/check_stage.py); without one, the
+        sequencer reads ``source`` itself and checks on ``pool`` (or inline)."""
         assert 0 < max_txs <= BATCH_EVENTS_MAX
         self.app = app
         self.source = source
+        self._own_feed = feed is None
+        if feed is None:
+            assert source is not None, "a sequencer needs an intake source or a feed"
+            feed = InProcessFeed(source, chain_id, pool)
+        self.feed: CheckedFeed = feed
+        self._asked: int | None = None  # the start of the batch asked of the feed
         self.chain_id = chain_id
         self.pool = pool
         self.clock = clock
         self.max_txs = max_txs
         self.seen = SeenIds()
         self.failure: BaseException | None = None
-        self._ahead: (
-            tuple[int, list[IntakeMessage], list[Future[list[OpenedTx | Refusal]]]] | None
-        ) = None
         self.stats = SequencerStats()
         self._in_flight: InFlight | None = None
         self._unconfirmed: set[str] = set()  # txids of the batch in flight
@@ -189,32 +196,25 @@ class Sequencer:
             self._confirm(flight)
 
     def _look_ahead(self, start_seq: int) -> None:
-        if self.pool is None:
-            return
-        upcoming = self.source.fetch(start_seq, self.max_txs, 0.05)
-        if upcoming:
-            self._ahead = (start_seq, upcoming, self._submit_checks(upcoming))
+        if self.pool is None and self._own_feed:
+            return  # checks run inline: nothing to overlap them with
+        self.feed.ask(start_seq, self.max_txs, 0.05)
+        self._asked = start_seq
 
     def _next_checked(self, timeout: float) -> tuple[list[IntakeMessage], list[OpenedTx | Refusal]]:
-        ahead, self._ahead = self._ahead, None
+        start = self.position + 1
         started = time.perf_counter()
-        if ahead is not None and ahead[0] == self.position + 1:
-            _, messages, futures = ahead
-            checked = [item for future in futures for item in future.result()]
-        else:
-            messages = self.source.fetch(self.position + 1, self.max_txs, timeout)
-            checked = self._check_all(messages) if messages else []
+        if self._asked is not None and self._asked != start:
+            self.feed.take()  # an answer for a position given up (after a reload): drop it
+            self._asked = None
+        if self._asked is None:
+            self.feed.ask(start, self.max_txs, timeout)
+        self._asked = None
+        messages, checked = self.feed.take()
         self.stats.seconds_check += time.perf_counter() - started
+        assert len(messages) == len(checked)
+        assert not messages or messages[0].seq == start, "INTAKE answered from elsewhere"
         return messages, checked
-
-    def _submit_checks(
-        self, messages: list[IntakeMessage]
-    ) -> list[Future[list[OpenedTx | Refusal]]]:
-        assert self.pool is not None
-        chain_id = self.chain_id
-        half = len(messages) // 2 or len(messages)
-        parts = [messages[:half], messages[half:]] if len(messages) > 1 else [messages]
-        return [self.pool.submit(lambda p: [check(m, chain_id) for m in p], part) for part in parts]
 
     def tick(self) -> list[str]:
         """Record what the clock decides now (expiry, validation, settlement), if anything."""
@@ -238,6 +238,15 @@ class Sequencer:
         while not stop.is_set():
             try:
                 took = self.step(settle=False)
+            except CheckStageError as error:
+                # A slow or failed INTAKE read says nothing about the ledger: memory is
+                # still what LEDGER holds, so keep it (reloading it is what costs).
+                self.stats.transient_errors += 1
+                self._asked = None
+                log.warning("sequencer: %s; asking INTAKE again in %.2fs", error, pause)
+                stop.wait(pause)
+                pause = min(pause * 2, TRANSIENT_PAUSE_MAX_S)
+                continue
             except TRANSIENT as error:
                 self.stats.transient_errors += 1
                 log.warning(
@@ -346,7 +355,6 @@ class Sequencer:
             self.stats.retries += 1
             self._careful = True
             self._reload()
-            self._ahead = None
             return
         self._confirmed(flight)
 

@@ -2,8 +2,9 @@
 
 On two cores the sequencer (checking, deciding, recording) and the projector (decoding,
 DuckDB) each need most of a core; in one process they would take turns on one
-interpreter lock. The child reads INTAKE and writes LEDGER through NATS only; the
-parent sees its counters through shared memory and stops it with an event.
+interpreter lock. The child reads INTAKE (through its check stage, a process of its own:
+streams/check_stage.py) and writes LEDGER, through NATS only; the parent sees its
+counters through shared memory and stops it with an event.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from multiprocessing.sharedctypes import SynchronizedArray
 from typing import Any
@@ -43,7 +43,7 @@ def _publish(stats: SequencerStats, shared: SynchronizedArray[Any], failed: bool
 
 def _child(config: SequencerConfig, stop: Any, shared: SynchronizedArray[Any]) -> None:
     """The child's main: build the sequencer on JetStream and run it until ``stop``."""
-    from streams.intake_source import JetStreamIntakeSource
+    from streams.check_stage import ProcessFeed
     from streams.ledger_app import LedgerApplication
     from streams.sequencer import Sequencer
 
@@ -53,27 +53,26 @@ def _child(config: SequencerConfig, stop: Any, shared: SynchronizedArray[Any]) -
         "HIVELEDGER_NATS_URL": config.nats_url,
         "HIVELEDGER_LEDGER_STREAM": config.ledger_stream,
     })  # fmt: skip
-    intake = JetStreamIntakeSource(config.nats_url, stream=config.intake_stream)
+    feed = ProcessFeed(config.nats_url, config.chain_id, stream=config.intake_stream)
     done = threading.Event()
-    with ThreadPoolExecutor(2, "verify") as pool:
-        sequencer = Sequencer(app, intake, config.chain_id, pool=pool)
+    sequencer = Sequencer(app, None, config.chain_id, feed=feed)
 
-        def report() -> None:
-            while not done.wait(PUBLISH_EVERY_S):
-                _publish(sequencer.stats, shared, False)
+    def report() -> None:
+        while not done.wait(PUBLISH_EVERY_S):
+            _publish(sequencer.stats, shared, False)
 
-        reporter = threading.Thread(target=report, name="stats", daemon=True)
-        reporter.start()
-        stopper = threading.Event()
-        watcher = threading.Thread(target=lambda: (stop.wait(), stopper.set()), daemon=True)
-        watcher.start()
-        try:
-            sequencer.run(stopper)
-        finally:
-            done.set()
-            _publish(sequencer.stats, shared, sequencer.failure is not None)
-            intake.close()
-            app.factory.close()
+    reporter = threading.Thread(target=report, name="stats", daemon=True)
+    reporter.start()
+    stopper = threading.Event()
+    watcher = threading.Thread(target=lambda: (stop.wait(), stopper.set()), daemon=True)
+    watcher.start()
+    try:
+        sequencer.run(stopper)
+    finally:
+        done.set()
+        _publish(sequencer.stats, shared, sequencer.failure is not None)
+        feed.close()
+        app.factory.close()
 
 
 class SequencerProcess:
@@ -85,7 +84,7 @@ class SequencerProcess:
         self._shared: SynchronizedArray[Any] = context.Array("d", len(STAT_FIELDS) + 1)
         self._process = context.Process(
             target=_child, args=(config, self._stop, self._shared), name="hiveledger-sequencer",
-            daemon=True,
+            daemon=False,  # it starts the check stage's process (streams/check_stage.py)
         )  # fmt: skip
 
     def start(self) -> SequencerProcess:

@@ -177,3 +177,42 @@ def test_a_timeout_costs_a_resync_not_the_sequencer(keys) -> None:
     thread.join(5)
     assert sequencer.stats.transient_errors == 2 and sequencer.failure is None
     assert sequencer.stats.accepted == 1 and balance(app, keys["a"]) == 10
+
+
+def test_a_failed_intake_read_is_asked_again_without_reloading(ledger, keys) -> None:
+    """A slow or lost check stage says nothing about the ledger: the sequencer retries the
+    read and keeps the aggregates it holds (reloading them is what would cost)."""
+    import threading
+
+    from streams.check_stage import CheckStageError, InProcessFeed
+
+    app, source, _ = ledger
+    for nonce in range(1, 4):
+        source.add(send(keys, "t", "a", 10, nonce))
+
+    class FlakyFeed(InProcessFeed):
+        failures = 2
+
+        def take(self):  # type: ignore[no-untyped-def]
+            if self.failures:
+                self.failures -= 1
+                raise CheckStageError("the check process did not answer in time")
+            return super().take()
+
+    forgotten: list[int] = []
+    app.forget = lambda: forgotten.append(1)  # type: ignore[method-assign]
+    sequencer = Sequencer(app, None, CHAIN, clock=lambda: 1_000, feed=FlakyFeed(source, CHAIN))
+    stop = threading.Event()
+    runner = threading.Thread(target=sequencer.run, args=(stop,))
+    runner.start()
+    try:
+        for _ in range(200):
+            if sequencer.stats.position == 3:
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        runner.join(10)
+    assert sequencer.stats.position == 3 and sequencer.stats.transient_errors == 2
+    assert forgotten == [] and sequencer.failure is None
+    assert balance(app, keys["a"]) == 30

@@ -1,0 +1,93 @@
+"""The check stage in a process of its own (streams/check_stage.py): INTAKE fetched and
+checked there, answers the same as checking here, and a lost child is replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import nats
+import pytest
+
+from domain.errors import ErrorCode, LedgerError
+from gateways.sdk import transactions
+from streams.check_stage import CheckStageError, InProcessFeed, ProcessFeed
+from streams.envelope import OpenedTx
+from streams.intake import Refusal
+from streams.intake_bulk import publish_bulk
+from streams.intake_source import JetStreamIntakeSource
+from streams.jetstream import ensure_intake_stream
+from streams.keys import Keypair
+from streams.server import EmbeddedNatsServer
+
+CHAIN = "check-chain"
+KEY = Keypair.from_seed32(b"c" * 32)
+
+
+def envelopes(count: int) -> list[bytes]:
+    out = [
+        transactions.transfer(KEY, chain_id=CHAIN, to=KEY.address, amount=5, nonce=i + 1)[1]
+        for i in range(count)
+    ]
+    out[2] = b"not an envelope"
+    return out
+
+
+def summary(item: OpenedTx | Refusal) -> object:
+    """Refusals carry exceptions, which do not compare equal: compare what they say."""
+    if isinstance(item, Refusal):
+        return (item.txid, item.kind, item.error.code, item.error.reason)
+    return item
+
+
+async def fill_intake(url: str, stream: str, data: list[bytes]) -> None:
+    nc = await nats.connect(url)
+    await ensure_intake_stream(nc, name=stream, subjects_prefix="hive.intake")
+    await publish_bulk(nc, [("transfer", d) for d in data])
+    await nc.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    with EmbeddedNatsServer(tmp_path_factory.mktemp("check")) as running:
+        stream = f"IN{uuid.uuid4().hex[:6].upper()}"
+        asyncio.run(fill_intake(running.url, stream, envelopes(12)))
+        yield running, stream
+
+
+def test_the_process_answers_as_checking_here_would(server) -> None:  # type: ignore[no-untyped-def]
+    running, stream = server
+    source = JetStreamIntakeSource(running.url, stream=stream)
+    here, there = InProcessFeed(source, CHAIN), ProcessFeed(running.url, CHAIN, stream=stream)
+    try:
+        for feed in (here, there):
+            feed.ask(2, 5, 1.0)
+        (mine, checked_here), (theirs, checked_there) = here.take(), there.take()
+        assert [m.seq for m in theirs] == [m.seq for m in mine] == [2, 3, 4, 5, 6]
+        assert [summary(c) for c in checked_there] == [summary(c) for c in checked_here]
+        assert isinstance(checked_there[0], OpenedTx)
+        refusal = checked_there[1]
+        assert isinstance(refusal, Refusal) and isinstance(refusal.error, LedgerError)
+        assert refusal.error.error_code is ErrorCode.ENVELOPE_MALFORMED
+        there.ask(13, 5, 0.05)
+        assert there.take() == ([], [])  # nothing past the end
+    finally:
+        there.close()
+        source.close()
+
+
+def test_a_lost_check_process_is_reported_then_replaced(server) -> None:  # type: ignore[no-untyped-def]
+    running, stream = server
+    feed = ProcessFeed(running.url, CHAIN, stream=stream)
+    try:
+        feed.ask(1, 3, 1.0)
+        assert len(feed.take()[0]) == 3
+        feed._process.kill()
+        feed._process.join(5)
+        with pytest.raises(CheckStageError, match="gone"):
+            feed.take()  # the pipe's far end closed with the child
+        feed.ask(4, 3, 1.0)  # starts another child
+        messages, checked = feed.take()
+        assert [m.seq for m in messages] == [4, 5, 6] and len(checked) == 3
+    finally:
+        feed.close()
