@@ -146,8 +146,13 @@ def run_end_to_end(
     node = NodeHTTP(url, timeout=30)
     pids = {"nats_server": nats_pid, "node_http_projector": process.pid}
     pids["bench_client"] = os.getpid()
-    for pid in children(process.pid, "spawn_main"):  # the sequencer's process
-        pids["sequencer"] = pid
+    deadline = time.monotonic() + 10
+    while "sequencer_check" not in pids and time.monotonic() < deadline:
+        for pid in children(process.pid, "spawn_main"):  # the sequencer's process
+            pids["sequencer"] = pid
+            for check in children(pid, "spawn_main"):  # and its check stage's
+                pids["sequencer_check"] = check
+        time.sleep(0.1)
     meter = CpuMeter(pids)
     try:
         meter.start()
