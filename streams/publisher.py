@@ -11,8 +11,22 @@ from nats.js import JetStreamContext
 from domain.errors import ErrorCode, LedgerError
 from streams.envelope import OpenedTx, open_envelope
 from streams.intake import INTAKE_PREFIX
+from streams.intake_bulk import publish_bulk
 
 PUBLISH_TIMEOUT_S = 5.0
+BULK_MAX = 1000  # envelopes per bulk request
+
+
+def _open_all(envelopes: list[bytes], chain_id: str) -> list[OpenedTx]:
+    opened = []
+    for index, envelope in enumerate(envelopes):
+        try:
+            opened.append(open_envelope(envelope, chain_id))
+        except LedgerError as error:
+            raise LedgerError(
+                error.error_code, f"envelope {index} of {len(envelopes)}: {error.reason}"
+            ) from None
+    return opened
 
 
 class SubmitResult(msgspec.Struct, frozen=True):
@@ -92,6 +106,33 @@ class IntakePublisher:
         except Exception as error:  # nats raises several types; all mean "not taken"
             raise LedgerError(ErrorCode.UNAVAILABLE, f"intake did not take it: {error}") from None
         return SubmitResult(txid=opened.txid, status="duplicate" if ack.duplicate else "pending")
+
+    async def submit_many(self, envelopes: list[bytes]) -> list[SubmitResult]:
+        """Check every envelope (off the event loop), then publish them all as atomic
+        batches (streams/intake_bulk.py): all or nothing. The first envelope that fails
+        its check refuses the request, naming its index, and nothing is published. A
+        transaction id repeated in the request is published once (``duplicate``)."""
+        if not 1 <= len(envelopes) <= BULK_MAX:
+            raise LedgerError(
+                ErrorCode.BAD_REQUEST, f"send 1 to {BULK_MAX} envelopes, not {len(envelopes)}"
+            )
+        opened = await asyncio.to_thread(_open_all, envelopes, self.chain_id)
+        seen: set[str] = set()
+        results, unique = [], []
+        for tx in opened:
+            if tx.txid in seen:
+                results.append(SubmitResult(txid=tx.txid, status="duplicate"))
+                continue
+            seen.add(tx.txid)
+            unique.append((tx.kind, tx.envelope))
+            results.append(SubmitResult(txid=tx.txid, status="pending"))
+        try:
+            await publish_bulk(self.js._nc, unique)
+        except Exception as error:  # nats raises several types; all mean "not all taken"
+            raise LedgerError(
+                ErrorCode.UNAVAILABLE, f"intake did not take the batch: {error}"
+            ) from None
+        return results
 
     async def wait_decided(self, txid: str, timeout: float) -> bool:
         return await self.waiters.wait(txid, timeout, lambda: self.is_decided(txid))

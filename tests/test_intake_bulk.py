@@ -1,67 +1,125 @@
-"""Bulk submission to INTAKE (streams/intake_bulk.py) through a real node: envelopes in
-atomic batches, a duplicate among them decided once, an oversize one refused before
-anything of its batch is sent."""
+"""Bulk submission to INTAKE through a real node: envelopes in atomic batches, straight
+over NATS (streams/intake_bulk.py) or through the gateway (POST /v1/txs). A duplicate
+among them is decided once; a bad envelope refuses its whole request and changes
+nothing; an oversize one is refused before anything of its batch is sent."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
+import pytest_asyncio
 
 from gateways.bootstrap import Node
 from gateways.sdk import transactions
 from streams.intake_bulk import publish_bulk
 from streams.keys import Keypair
-from tests.node_harness import call, client, counts, start_node, treasury_of
+from tests.node_harness import call, client, counts, raw_post, start_node, treasury_of
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 RECIPIENTS = [Keypair.from_seed32(bytes([40 + i]) * 32) for i in range(5)]
 
 
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
+    base = tmp_path_factory.mktemp("bulk")
+    started = await start_node(base / "data", base / "home")
+    yield started
+    await started.stop()
+
+
+async def decided(node: Node) -> int:
+    rows = (await call(client(node).sql, "SELECT count(*) FROM transactions"))["rows"]
+    return int(rows[0][0])
+
+
 async def wait_decided(node: Node, expected: int, timeout: float = 60) -> int:
-    api, deadline, decided = client(node), time.monotonic() + timeout, 0
+    deadline, seen = time.monotonic() + timeout, 0
     while time.monotonic() < deadline:
-        rows = (await call(api.sql, "SELECT count(*) FROM transactions"))["rows"]
-        decided = int(rows[0][0])
-        if decided >= expected:
-            return decided
+        seen = await decided(node)
+        if seen >= expected:
+            return seen
         await asyncio.sleep(0.1)
-    return decided
+    return seen
 
 
-@pytest.mark.asyncio
-async def test_bulk_envelopes_are_decided_once_each(tmp_path: Path) -> None:
-    node = await start_node(tmp_path / "data", tmp_path / "home")
-    try:
-        treasury = treasury_of(tmp_path / "home")
-        envelopes = [
-            transactions.transfer(
-                treasury, chain_id="hive-dev", to=RECIPIENTS[i % 5].address, amount=10 + i,
-                nonce=i + 1,
-            )[1]
-            for i in range(60)
-        ]  # fmt: skip
-        before = await counts(node)
-        pairs = [("transfer", e) for e in [*envelopes, envelopes[3]]]  # one replayed
-        assert node.nc is not None
-        seen: list[int] = []
-        acks = await publish_bulk(node.nc, pairs, batch=25, in_flight=2, progress=seen.append)
-        assert [a["count"] for a in acks] == [25, 25, 11] and sum(seen) == 61
-        assert (await counts(node))[0] == before[0] + 61
-        # the replay is taken by INTAKE but decided once: 60 records (+ genesis has none)
-        assert await wait_decided(node, 60) == 60
-        await asyncio.sleep(0.5)
-        api = client(node)
-        rows = await call(api.sql, "SELECT count(*), count(DISTINCT txid) FROM transactions")
-        assert rows["rows"][0] == [60, 60]
-        wallets = [await call(api.wallet, r.address) for r in RECIPIENTS]
-        total = sum(w["balance"] for w in wallets)
-        assert total == sum(10 + i for i in range(60))
+async def transfers(node: Node, count: int, amount: int = 10) -> list[bytes]:
+    treasury = treasury_of(node.settings.keystore_home)  # type: ignore[arg-type]
+    first = (await call(client(node).wallet, treasury.address))["next_nonce"]
+    return [
+        transactions.transfer(
+            treasury, chain_id="hive-dev", to=RECIPIENTS[i % 5].address, amount=amount + i,
+            nonce=first + i,
+        )[1]
+        for i in range(count)
+    ]  # fmt: skip
 
-        intake_before = (await counts(node))[0]
-        with pytest.raises(ValueError, match="over the limit"):
-            await publish_bulk(node.nc, [("transfer", envelopes[0]), ("transfer", b"x" * 70_000)])
-        assert (await counts(node))[0] == intake_before, "nothing of a refused batch is sent"
-    finally:
-        await node.stop()
+
+async def held(node: Node) -> int:
+    wallets = [await call(client(node).wallet, r.address) for r in RECIPIENTS]
+    return sum(w["balance"] if w else 0 for w in wallets)
+
+
+async def test_bulk_over_nats_decides_each_once(node: Node) -> None:
+    envelopes = await transfers(node, 60)
+    before, start = await counts(node), await decided(node)
+    pairs = [("transfer", e) for e in [*envelopes, envelopes[3]]]  # one replayed
+    assert node.nc is not None
+    seen: list[int] = []
+    acks = await publish_bulk(node.nc, pairs, batch=25, in_flight=2, progress=seen.append)
+    assert [a["count"] for a in acks] == [25, 25, 11] and sum(seen) == 61
+    assert (await counts(node))[0] == before[0] + 61
+    assert await wait_decided(node, start + 60) == start + 60  # the replay: decided once
+    await asyncio.sleep(0.5)
+    assert await decided(node) == start + 60
+    assert await held(node) == sum(10 + i for i in range(60))
+
+    intake_before = (await counts(node))[0]
+    with pytest.raises(ValueError, match="over the limit"):
+        await publish_bulk(node.nc, [("transfer", envelopes[0]), ("transfer", b"x" * 70_000)])
+    assert (await counts(node))[0] == intake_before, "nothing of a refused batch is sent"
+
+
+async def test_bulk_over_http_takes_all_in_order(node: Node) -> None:
+    envelopes = await transfers(node, 30, amount=1_000)
+    held_before, start = await held(node), await decided(node)
+    body = b"\n".join([*envelopes, envelopes[0]]) + b"\n"
+    status, answer = await call(raw_post, node.http_url + "/v1/txs", body)
+    assert status == 202, answer
+    results = answer["results"]
+    assert [r["status"] for r in results] == ["pending"] * 30 + ["duplicate"]
+    assert results[30]["txid"] == results[0]["txid"]
+    assert await wait_decided(node, start + 30) == start + 30
+    record = await call(client(node).transaction, results[7]["txid"])
+    assert record["status"] == "accepted"
+    assert await held(node) == held_before + sum(1_000 + i for i in range(30))
+
+
+@pytest.mark.parametrize(
+    ("make_body", "status", "code"),
+    [
+        (lambda good: b"\n".join([good[0], good[1], b'{"payload": 1}']), 400, "envelope_malformed"),
+        (lambda good: b"\n".join([good[0], good[1][:-30] + b"x" * 30]), 400, None),
+        (lambda good: b"\n\n", 400, "bad_request"),
+        (lambda good: b"\n".join([good[0]] * 1001), 400, "bad_request"),
+        (lambda good: b"x" * (8 * 1024 * 1024 + 1), 413, "body_too_large"),
+    ],
+    ids=["malformed-third", "tampered-second", "empty", "too-many", "too-large"],
+)
+async def test_bad_bulk_requests_change_nothing(
+    node: Node, make_body: object, status: int, code: str | None
+) -> None:
+    good = await transfers(node, 2)
+    before, start = await counts(node), await decided(node)
+    got, answer = await call(raw_post, node.http_url + "/v1/txs", make_body(good))  # type: ignore[operator]
+    assert got == status, answer
+    assert answer["code"] and answer["message"]
+    if code is not None:
+        assert answer["code"] == code
+    if "envelope" in answer["code"] or "signature" in answer["code"]:
+        assert "envelope " in answer["message"]  # names the index of the bad one
+    await asyncio.sleep(0.3)
+    assert await counts(node) == before and await decided(node) == start

@@ -89,6 +89,30 @@ def document(server_url: str = "http://127.0.0.1:8545") -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/txs": {
+                "post": {
+                    "summary": "Submit many signed envelopes at once (up to 1000)",
+                    "description": "NDJSON: one envelope per line, each line the envelope's "
+                    "bytes as signed. Every envelope is checked first; the first that fails "
+                    "refuses the whole request (its index is in the message) and nothing is "
+                    "published. Otherwise all are taken into INTAKE as atomic batches (one "
+                    "disk sync per batch). A txid repeated in the request is taken once.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                    },
+                    "responses": {
+                        "202": _json(
+                            OBJ,
+                            "Taken into intake: {results: [{txid, status}]}, "
+                            "in request order; status pending|duplicate",
+                        ),
+                        "400": err,
+                        "413": err,
+                        "503": err,
+                    },
+                }
+            },
             "/v1/tx/{txid}": {
                 "get": {
                     "summary": "What became of a transaction",

@@ -17,6 +17,11 @@ class Submitter(Protocol):
         """Publish an envelope the caller has already checked with ``open_envelope``."""
         ...
 
+    async def submit_many(self, envelopes: list[bytes]) -> list[SubmitResult]:
+        """Check every envelope (the first bad one refuses them all), then publish them
+        to INTAKE as atomic batches."""
+        ...
+
     async def wait_decided(self, txid: str, timeout: float) -> bool:
         """Wait until the transaction's record is projected; False on timeout."""
         ...

@@ -20,6 +20,7 @@ HEALTH = web.AppKey("health", Callable[[], list[str]])
 TXID = re.compile(r"^[0-9a-f]{64}$")
 WAIT_DEFAULT_S = 10.0
 WAIT_MAX_S = 60.0
+BULK_MAX_BYTES = 8 * 1024 * 1024
 
 
 class SqlRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -68,6 +69,31 @@ async def submit_tx(request: web.Request) -> web.Response:
     return json_response(record)
 
 
+async def submit_txs(request: web.Request) -> web.Response:
+    """Many envelopes, one per line (NDJSON, each line the envelope's bytes as signed):
+    all checked, then taken into INTAKE together as atomic batches, or none of them."""
+    body = await _read_bounded(request, BULK_MAX_BYTES)
+    envelopes = [line for line in body.split(b"\n") if line.strip()]
+    results = await request.app[SUBMITTER].submit_many(envelopes)
+    return json_response(
+        {"results": [{"txid": r.txid, "status": r.status} for r in results]}, status=202
+    )
+
+
+async def _read_bounded(request: web.Request, limit: int) -> bytes:
+    """The body, refused with 413 past ``limit`` bytes (the app-wide limit is smaller)."""
+    too_large = LedgerError(ErrorCode.BODY_TOO_LARGE, f"a bulk request is at most {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks, size = [], 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def get_tx(request: web.Request) -> web.Response:
     txid = _txid(request)
     record = await asyncio.to_thread(request.app[READS].transaction, txid)
@@ -112,6 +138,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/tx", submit_tx)
+    app.router.add_post("/v1/txs", submit_txs)
     app.router.add_get("/v1/tx/{txid}", get_tx)
     app.router.add_get("/v1/wallets/{address}", get_wallet)
     app.router.add_get("/v1/chain", get_chain)
