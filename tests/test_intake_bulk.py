@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from domain.errors import LedgerError
 from gateways.bootstrap import Node
 from gateways.sdk import transactions
 from streams.intake_bulk import publish_bulk
@@ -95,7 +96,14 @@ async def test_bulk_over_http_takes_all_in_order(node: Node) -> None:
     assert await wait_decided(node, start + 30) == start + 30
     record = await call(client(node).transaction, results[7]["txid"])
     assert record["status"] == "accepted"
-    assert await held(node) == held_before + sum(1_000 + i for i in range(30))
+    more = await transfers(node, 3, amount=1)
+    taken = await call(client(node).submit_many, more)  # the client's way to the same door
+    assert [t["status"] for t in taken] == ["pending"] * 3
+    assert await wait_decided(node, start + 33) == start + 33
+    with pytest.raises(LedgerError) as refused:
+        await call(client(node).submit_many, [more[0], b"{}"])
+    assert refused.value.code == "envelope_malformed" or "envelope 1" in refused.value.reason
+    assert await held(node) == held_before + sum(1_000 + i for i in range(30)) + 1 + 2 + 3
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,12 @@ class NodeHTTP:
         query = f"?wait=1&timeout={timeout}" if wait else ""
         return dict(self._call("POST", f"/v1/tx{query}", envelope))
 
+    def submit_many(self, envelopes: list[bytes]) -> list[dict[str, Any]]:
+        """Up to 1000 envelopes in one request (POST /v1/txs): all taken, or none (the
+        first bad one raises LedgerError naming its index). Returns {txid, status} each."""
+        result = self._call("POST", "/v1/txs", b"\n".join(envelopes))
+        return list(result["results"])
+
     def sql(self, query: str) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/sql", json.dumps({"sql": query}).encode()))
 
