@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import nats
@@ -31,6 +33,7 @@ from streams.server import EmbeddedNatsServer, check_version, parse_version
 log = logging.getLogger(__name__)
 
 TREASURY_WALLET = "treasury"
+STOP_STEP_S = 30.0  # the longest one part of the node may take to stop
 
 
 @dataclass
@@ -171,16 +174,24 @@ class Node:
         self.http_url = f"http://{self.settings.http_host}:{port}"
 
     async def stop(self) -> None:
+        """Stop every part in order; a part that fails to stop (its nats-server died
+        under it, say) is logged and the rest still stop."""
+        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = []
         if self.http is not None:
-            await self.http.cleanup()
+            steps.append(("http", self.http.cleanup))
         if self.sequencer is not None:
-            await asyncio.to_thread(self.sequencer.stop)
+            steps.append(("sequencer", partial(asyncio.to_thread, self.sequencer.stop)))
         if self.runner is not None:
-            await self.runner.stop(timeout=5.0)
+            steps.append(("projector", partial(self.runner.stop, timeout=5.0)))
         if self.db is not None:
-            await asyncio.to_thread(self.db.close)
+            steps.append(("duckdb", partial(asyncio.to_thread, self.db.close)))
         if self.nc is not None:
-            await self.nc.close()
+            steps.append(("nats connection", self.nc.close))
         if self.server is not None:
-            await asyncio.to_thread(self.server.stop)
+            steps.append(("nats-server", partial(asyncio.to_thread, self.server.stop)))
+        for name, stop in steps:
+            try:
+                await asyncio.wait_for(stop(), STOP_STEP_S)
+            except Exception as error:  # keep stopping the rest
+                log.warning("stopping the %s: %s: %s", name, type(error).__name__, error)
         log.info("node stopped")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import nats
 from nats.aio.client import Client as NATS
 
 from streams.intake import INTAKE_PREFIX, IntakeMessage
 from streams.jetstream import direct_get_batch
 from streams.loop_thread import LoopThread
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
 FETCH_GRACE_S = 10.0  # a busy server (fsyncs) may answer late; late is not failed
@@ -40,7 +44,10 @@ class JetStreamIntakeSource:
         return [IntakeMessage(m.seq, m.subject, m.data) for m in batch.messages]
 
     def close(self) -> None:
+        """Close the connection (a server already gone is only logged) and the loop."""
         try:
             self.loop.run(self.nc.close(), CONNECT_TIMEOUT_S)
+        except Exception as error:
+            log.warning("closing the INTAKE connection: %s: %s", type(error).__name__, error)
         finally:
             self.loop.close()

@@ -118,3 +118,15 @@ async def test_a_stop_mid_stream_neither_loses_nor_repeats(tmp_path: Path) -> No
     ).rows[0]
     assert supply == held
     await node.stop()
+
+
+async def test_a_node_whose_nats_server_died_still_stops(tmp_path: Path) -> None:
+    """Every part stops, in order, even when the connection under it is gone: a failing
+    step is logged and the next one still runs (no part left running, nothing raised)."""
+    node = await start_node(tmp_path / "data", tmp_path / "home")
+    assert node.server is not None and node.server.process is not None
+    node.server.process.kill()
+    node.server.process.wait(10)
+    await asyncio.wait_for(node.stop(), timeout=120)
+    assert node.sequencer is not None
+    assert not node.sequencer._process.is_alive()
