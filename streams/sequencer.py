@@ -1,10 +1,13 @@
 """The sequencer: the one writer of the LEDGER stream.
 
-It takes INTAKE in order and in batches, checks envelopes on both cores, runs each
-transaction on the domain aggregates held in memory, and records every resulting event,
-every transaction record (accepted, or rejected with its code) and the position in
-INTAKE in ONE atomic write: a group commit. A crash anywhere followed by a restart
-resumes at the recorded position, so no transaction is lost or applied twice.
+It takes INTAKE in order and in batches, checked one batch ahead by its check stage
+(streams/check_stage.py), runs each transaction on the domain aggregates held in memory
+(streams/decide.py), and records every resulting event, every transaction record
+(accepted, or rejected with its code) and the position in INTAKE in ONE atomic write: a
+group commit. While JetStream stores one batch, the next is decided (pipelined writes;
+the commit fence refuses anything built on a write that failed). A crash anywhere
+followed by a restart resumes at the recorded position, so no transaction is lost or
+applied twice.
 """
 
 from __future__ import annotations
@@ -13,22 +16,19 @@ import contextlib
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from nats.errors import Error as NatsError
 
 from domain.book import Book
 from domain.chain import Chain
-from domain.dispatch import execute, run_clock
-from domain.errors import LedgerError
+from domain.dispatch import run_clock
 from domain.market import Market
 from domain.transaction import ACCEPTED, REJECTED, TxRecord
-from domain.wallet import Wallet
 from streams.check_stage import CheckedFeed, CheckStageError, InProcessFeed
+from streams.decide import decide, wallet_ids
 from streams.envelope import OpenedTx
 from streams.intake import (
     EVENTS_MAX,
@@ -37,11 +37,10 @@ from streams.intake import (
     Refusal,
     check,
     events_max,
-    recorded_envelope,
-    to_command,
 )
 from streams.jetstream import JetStreamError
-from streams.ledger_app import LedgerApplication, PendingRecord
+from streams.ledger_app import LedgerApplication
+from streams.sequencer_state import InFlight, SeenIds, SequencerStats
 
 log = logging.getLogger(__name__)
 
@@ -65,54 +64,6 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-@dataclass
-class SequencerStats:
-    batches: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    position: int = 0
-    retries: int = 0
-    ticks: int = 0
-    transient_errors: int = 0
-    seconds_check: float = 0.0
-    seconds_execute: float = 0.0
-    seconds_record: float = 0.0  # encoding and sending writes
-    seconds_wait: float = 0.0  # waiting for acks not hidden behind the next batch
-    last_batch_size: int = 0
-    started_at: float = field(default_factory=time.monotonic)
-
-
-@dataclass(slots=True)
-class InFlight:
-    """A batch decided and sent, its ack not yet confirmed."""
-
-    pending: PendingRecord
-    last_seq: int  # the intake position it records
-    txids: list[str]
-    size: int
-    accepted: int
-    rejected: int
-    duplicates: int
-
-
-class SeenIds:
-    """Transaction ids decided since start: a bounded, insertion-ordered set."""
-
-    def __init__(self, maxsize: int = 1_000_000) -> None:
-        self.maxsize = maxsize
-        self._ids: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, txid: object) -> bool:
-        return txid in self._ids
-
-    def add_all(self, txids: list[str]) -> None:
-        for txid in txids:
-            self._ids[txid] = None
-        while len(self._ids) > self.maxsize:
-            self._ids.popitem(last=False)
 
 
 class Sequencer:
@@ -418,7 +369,7 @@ class Sequencer:
         known_duplicates: set[str],
     ) -> InFlight:
         started = time.perf_counter()
-        self.app.preload_absent(self._wallet_ids(checked))
+        self.app.preload_absent(wallet_ids(checked))
         sequenced_at = self.clock()
         book = self._book()
         decided: dict[str, None] = {}
@@ -435,7 +386,7 @@ class Sequencer:
             ):
                 duplicates += 1
                 continue
-            record = self._decide(message, item, book, sequenced_at)
+            record = decide(message, item, book, sequenced_at)
             accepted += record.status == ACCEPTED
             rejected += record.status == REJECTED
             decided[txid] = None
@@ -455,49 +406,3 @@ class Sequencer:
         return InFlight(
             pending, messages[-1].seq, txids, len(messages), accepted, rejected, duplicates
         )
-
-    @staticmethod
-    def _wallet_ids(checked: list[OpenedTx | Refusal]) -> list[str]:
-        ids = []
-        for item in checked:
-            if isinstance(item, OpenedTx):
-                ids.append(Wallet.create_id(item.body.signer))
-                to = getattr(item.body, "to", None)
-                if to is not None:
-                    ids.append(Wallet.create_id(to))
-        return ids
-
-    def _decide(
-        self, message: IntakeMessage, item: OpenedTx | Refusal, book: Book, sequenced_at: int
-    ) -> TxRecord:
-        common = {
-            "txid": item.txid,
-            "envelope": recorded_envelope(message.data),
-            "intake_seq": message.seq,
-            "sequenced_at": sequenced_at,
-        }
-        if isinstance(item, Refusal):
-            return TxRecord(
-                status=REJECTED,
-                kind=item.kind,
-                signer="",
-                nonce=0,
-                code=item.error.code,
-                reason=item.error.reason,
-                **common,
-            )
-        body = item.body
-        kind = body.kind
-        try:
-            execute(to_command(item, sequenced_at), book)
-        except LedgerError as error:
-            return TxRecord(
-                status=REJECTED,
-                kind=kind,
-                signer=body.signer,
-                nonce=body.nonce,
-                code=error.code,
-                reason=error.reason,
-                **common,
-            )
-        return TxRecord(status=ACCEPTED, kind=kind, signer=body.signer, nonce=body.nonce, **common)

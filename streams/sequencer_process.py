@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from multiprocessing.sharedctypes import SynchronizedArray
 from typing import Any
 
-from streams.sequencer import SequencerStats
+from streams.sequencer_state import SequencerStats
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gateways.bench.baselines import eventsourcing_sqlite, raw_jetstream
-from gateways.bench.end_to_end import run_end_to_end
+from gateways.bench.end_to_end import EndToEnd, run_end_to_end
 from gateways.bench.workload import make_workload
 from streams.keys import Keypair
 from streams.loop_thread import LoopThread
@@ -83,6 +83,14 @@ def run_bench(
             base / "baseline.sqlite", sub, lambda k: progress.advance(task, k)
         )
         bridge = bridge_cost_us()
+    return _report(n, wallets, baseline_n, intake, e2e, raw, sqlite_rate, sqlite_accepted, bridge)
+
+
+def _report(
+    n: int, wallets: int, baseline_n: int, intake: str, e2e: EndToEnd, raw: float,
+    sqlite_rate: float, sqlite_accepted: int, bridge: float,
+) -> dict[str, Any]:  # fmt: skip
+    """One JSON object with every figure of the run."""
     metrics = e2e.node_metrics
     return {
         "n": n,

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from streams.sequencer import SequencerStats
+from streams.sequencer_state import SequencerStats
 
 
 class NodeCollector(Collector):

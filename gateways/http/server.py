@@ -13,7 +13,7 @@ from gateways.http.market_reads import MarketReads
 from gateways.http.metrics import NodeCollector, exposition, registry_for
 from gateways.http.ports import MarketReadsPort, Reads, Submitter
 from gateways.http.reads import ProjectionReads
-from streams.sequencer import SequencerStats
+from streams.sequencer_state import SequencerStats
 
 MAX_REQUEST_BYTES = 64 * 1024
 
