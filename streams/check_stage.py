@@ -165,9 +165,9 @@ class ProcessFeed:
 
 def _child_main(conn: Connection, nats_url: str, stream: str, chain_id: str) -> None:
     """Answer (start_seq, limit, timeout) requests until None or the pipe closes."""
-    from streams.intake_source import JetStreamIntakeSource
+    from streams.intake_reader import IntakeReader
 
-    source = JetStreamIntakeSource(nats_url, stream=stream)
+    source = IntakeReader(nats_url, stream=stream)
     try:
         while True:
             try:

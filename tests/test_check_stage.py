@@ -15,6 +15,7 @@ from streams.check_stage import CheckStageError, InProcessFeed, ProcessFeed
 from streams.envelope import OpenedTx
 from streams.intake import Refusal
 from streams.intake_bulk import publish_bulk
+from streams.intake_reader import IntakeReader
 from streams.intake_source import JetStreamIntakeSource
 from streams.jetstream import ensure_intake_stream
 from streams.keys import Keypair
@@ -74,6 +75,27 @@ def test_the_process_answers_as_checking_here_would(server) -> None:  # type: ig
     finally:
         there.close()
         source.close()
+
+
+def test_the_intake_reader_reads_in_order_and_moves_when_asked(server) -> None:  # type: ignore[no-untyped-def]
+    running, stream = server
+    reader = IntakeReader(running.url, stream=stream)
+    try:
+        assert [m.seq for m in reader.fetch(1, 5, 2.0)] == [1, 2, 3, 4, 5]
+        assert [m.seq for m in reader.fetch(6, 4, 2.0)] == [6, 7, 8, 9]
+        assert reader.restarts == 1, "reading on from where it stopped keeps the consumer"
+        again = reader.fetch(3, 2, 2.0)
+        assert [m.seq for m in again] == [3, 4] and reader.restarts == 2
+        assert again[0].data == envelopes(12)[2] and again[0].subject == "hive.intake.transfer"
+        rest: list[int] = []
+        for _ in range(20):  # what is queued now; the rest comes with the next fetch
+            rest += [m.seq for m in reader.fetch(5 + len(rest), 20, 2.0)]
+            if len(rest) >= 8:
+                break
+        assert rest == list(range(5, 13))
+        assert reader.fetch(13, 5, 0.05) == []  # nothing past the end
+    finally:
+        reader.close()
 
 
 def test_a_lost_check_process_is_reported_then_replaced(server) -> None:  # type: ignore[no-untyped-def]

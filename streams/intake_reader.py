@@ -1,0 +1,108 @@
+"""INTAKE read in order through an ordered push consumer, for the check stage.
+
+Direct Get (streams/intake_source.py) answers any position at once, but adds six
+``Nats-*`` headers to every message, and nats-py parses each in Python: reading cost the
+check stage about as much as two thirds of a signature check per transaction. A push
+consumer delivers each message as published (bulk-published envelopes carry no headers
+at all), with its stream sequence in the reply subject. The check stage reads INTAKE
+front to back, so the consumer is simply kept; a request for another position, or a
+jump in sequence, starts a new one there.
+
+No callback: messages wait in nats-py's queue and flow control is answered only as they
+are taken (``take_pending``), so the server holds back what the reader has not taken.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import api
+
+from streams.intake import INTAKE_PREFIX, IntakeMessage
+from streams.jetstream_reads import take_pending
+from streams.loop_thread import LoopThread
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5.0
+CALL_GRACE_S = 10.0  # a busy server (fsyncs) may answer late; late is not failed
+
+
+def stream_seq(reply: str) -> int:
+    """The stream sequence from a JetStream delivery's reply subject:
+    ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>...`` (v1, 9 tokens) or with domain
+    and account hash after ``ACK`` (v2, 12 tokens or more)."""
+    tokens = reply.split(".")
+    base = 2 if len(tokens) == 9 else 4
+    return int(tokens[base + 3])
+
+
+class IntakeReader:
+    """``fetch(start_seq, limit, timeout)`` like JetStreamIntakeSource, read sequentially."""
+
+    def __init__(self, url: str, stream: str = "INTAKE", prefix: str = INTAKE_PREFIX) -> None:
+        self.stream = stream
+        self.subjects = f"{prefix}.>"
+        self.loop = LoopThread(name="hiveledger-intake")
+        self.nc: NATS = self.loop.run(
+            nats.connect(
+                url, name="hiveledger-check-intake", connect_timeout=2,
+                max_reconnect_attempts=-1,
+            ),
+            CONNECT_TIMEOUT_S,
+        )  # fmt: skip
+        self._sub: Any = None
+        self.expected = 0  # the next stream sequence the subscription will deliver
+        self.restarts = 0
+
+    def fetch(self, start_seq: int, limit: int, timeout: float = 5.0) -> list[IntakeMessage]:
+        return self.loop.run(self._fetch(start_seq, limit, timeout), timeout + CALL_GRACE_S)
+
+    async def _fetch(self, start_seq: int, limit: int, timeout: float) -> list[IntakeMessage]:
+        if self._sub is None or start_seq != self.expected:
+            await self._subscribe(start_seq)
+        taken: list[IntakeMessage] = []
+        for msg in await take_pending(self._sub, timeout, limit):
+            seq = stream_seq(msg.reply)
+            if seq < self.expected:
+                continue  # delivered again after nats-py recreated the consumer
+            if seq > self.expected:  # INTAKE has no other subjects: a jump is a loss
+                log.warning("intake reader: seq %d, expected %d; restarting", seq, self.expected)
+                await self._subscribe(self.expected)
+                break
+            taken.append(IntakeMessage(seq, msg.subject, msg.data))
+            self.expected = seq + 1
+        return taken
+
+    async def _subscribe(self, start_seq: int) -> None:
+        await self._unsubscribe()
+        self.restarts += 1
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(start_seq, 1)
+        )
+        js = self.nc.jetstream(timeout=CONNECT_TIMEOUT_S)
+        self._sub = await js.subscribe(
+            self.subjects, stream=self.stream, ordered_consumer=True, config=config
+        )
+        self.expected = max(start_seq, 1)
+
+    async def _unsubscribe(self) -> None:
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            try:
+                await sub.unsubscribe()
+            except Exception as error:  # the old consumer goes away with its inactivity
+                log.debug("intake reader: unsubscribe failed: %s", error)
+
+    def close(self) -> None:
+        """Close the subscription and connection (a server already gone is only logged)."""
+        try:
+            self.loop.run(self._unsubscribe(), CONNECT_TIMEOUT_S)
+            self.loop.run(self.nc.close(), CONNECT_TIMEOUT_S)
+        except Exception as error:
+            log.warning("closing the INTAKE reader: %s: %s", type(error).__name__, error)
+        finally:
+            self.loop.close()
