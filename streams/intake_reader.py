@@ -17,17 +17,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import nats
-from nats.aio.client import Client as NATS
 from nats.js import api
 
 from streams.intake import INTAKE_PREFIX, IntakeMessage
+from streams.intake_source import CONNECT_TIMEOUT_S, connect_on_loop
 from streams.jetstream_reads import take_pending
-from streams.loop_thread import LoopThread
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT_S = 5.0
 CALL_GRACE_S = 10.0  # a busy server (fsyncs) may answer late; late is not failed
 
 
@@ -46,14 +43,7 @@ class IntakeReader:
     def __init__(self, url: str, stream: str = "INTAKE", prefix: str = INTAKE_PREFIX) -> None:
         self.stream = stream
         self.subjects = f"{prefix}.>"
-        self.loop = LoopThread(name="hiveledger-intake")
-        self.nc: NATS = self.loop.run(
-            nats.connect(
-                url, name="hiveledger-check-intake", connect_timeout=2,
-                max_reconnect_attempts=-1,
-            ),
-            CONNECT_TIMEOUT_S,
-        )  # fmt: skip
+        self.loop, self.nc = connect_on_loop(url, "hiveledger-check-intake")
         self._sub: Any = None
         self.expected = 0  # the next stream sequence the subscription will deliver
         self.restarts = 0

@@ -17,22 +17,23 @@ CONNECT_TIMEOUT_S = 5.0
 FETCH_GRACE_S = 10.0  # a busy server (fsyncs) may answer late; late is not failed
 
 
+def connect_on_loop(url: str, name: str) -> tuple[LoopThread, NATS]:
+    """A loop thread of its own and a connection on it that reconnects for ever."""
+    loop = LoopThread(name="hiveledger-intake")
+    nc: NATS = loop.run(
+        nats.connect(url, name=name, connect_timeout=2, max_reconnect_attempts=-1),
+        CONNECT_TIMEOUT_S,
+    )
+    return loop, nc
+
+
 class JetStreamIntakeSource:
     """Owns a loop thread and a connection; ``fetch`` is one Direct Get batch request."""
 
     def __init__(self, url: str, stream: str = "INTAKE", prefix: str = INTAKE_PREFIX) -> None:
         self.stream = stream
         self.subjects = f"{prefix}.>"
-        self.loop = LoopThread(name="hiveledger-intake")
-        self.nc: NATS = self.loop.run(
-            nats.connect(
-                url,
-                name="hiveledger-sequencer-intake",
-                connect_timeout=2,
-                max_reconnect_attempts=-1,
-            ),
-            CONNECT_TIMEOUT_S,
-        )
+        self.loop, self.nc = connect_on_loop(url, "hiveledger-sequencer-intake")
 
     def fetch(self, start_seq: int, limit: int, timeout: float = 5.0) -> list[IntakeMessage]:
         batch = self.loop.run(
