@@ -155,12 +155,12 @@ class Sequencer:
     def _next_checked(self, timeout: float) -> tuple[list[IntakeMessage], list[OpenedTx | Refusal]]:
         start = self.position + 1
         started = time.perf_counter()
-        if self._asked is not None and self._asked != start:
+        asked, self._asked = self._asked, None  # consistent whatever the feed raises
+        if asked is not None and asked != start:
             self.feed.take()  # an answer for a position given up (after a reload): drop it
-            self._asked = None
-        if self._asked is None:
+            asked = None
+        if asked is None:
             self.feed.ask(start, self.max_txs, timeout)
-        self._asked = None
         messages, checked = self.feed.take()
         self.stats.seconds_check += time.perf_counter() - started
         assert len(messages) == len(checked)
@@ -193,7 +193,6 @@ class Sequencer:
                 # A slow or failed INTAKE read says nothing about the ledger: memory is
                 # still what LEDGER holds, so keep it (reloading it is what costs).
                 self.stats.transient_errors += 1
-                self._asked = None
                 log.warning("sequencer: %s; asking INTAKE again in %.2fs", error, pause)
                 stop.wait(pause)
                 pause = min(pause * 2, TRANSIENT_PAUSE_MAX_S)

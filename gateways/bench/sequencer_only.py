@@ -88,7 +88,7 @@ def measure(
                 try:
                     sequencer.step(settle=not pipelined)
                 except CheckStageError:  # a slow INTAKE read: asked again, as run() does
-                    sequencer._asked = None
+                    continue
             sequencer.flush()
             elapsed = time.perf_counter() - started
         server_cpu = (cpu_seconds(server.process.pid) or 0.0) - server_cpu
