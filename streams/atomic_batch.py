@@ -122,22 +122,22 @@ async def send_atomic_batch(
     the wait: see ``await_ack``."""
     _check_count(messages)
     reply, future = inbox.expect()
-    if len(messages) == 1:
-        subject, data, headers = messages[0]
-        await _send_raw(nc, [_hpub(nc, subject, data, headers, None, reply)])
-        return future
-    batch_id, last = uuid.uuid4().hex, len(messages)
-    commands = [
-        _hpub(
-            nc, subject, data, headers, (batch_id, index, index == last),
-            reply if index == last else None,
-        )
-        for index, (subject, data, headers) in enumerate(messages, 1)
-    ]  # fmt: skip
     try:
+        if len(messages) == 1:
+            subject, data, headers = messages[0]
+            commands = [_hpub(nc, subject, data, headers, None, reply)]
+        else:
+            batch_id, last = uuid.uuid4().hex, len(messages)
+            commands = [
+                _hpub(
+                    nc, subject, data, headers, (batch_id, index, index == last),
+                    reply if index == last else None,
+                )
+                for index, (subject, data, headers) in enumerate(messages, 1)
+            ]  # fmt: skip
         await _send_raw(nc, commands)
     except BaseException:
-        future.cancel()
+        future.cancel()  # nothing will answer it
         raise
     return future
 

@@ -118,7 +118,10 @@ class ProcessFeed:
         if self._conn is None or not self._process.is_alive():
             log.warning("check process gone; starting another")
             self._stop_child()
-            self._spawn()
+            try:
+                self._spawn()
+            except OSError as error:
+                raise CheckStageError(f"could not start the check process: {error}") from None
         assert self._conn is not None
         self._timeout = timeout
         try:

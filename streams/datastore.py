@@ -224,6 +224,9 @@ class PendingWrite:
     def wait(self) -> list[int]:
         return self.datastore.run(self.datastore.writer.confirm(self.sent))
 
+    def failed_unsent(self) -> bool:
+        return False  # it was sent: a failure now is the fence's to stop
+
 
 def version_of(msg: StoredMsg) -> int:
     return int(msg.headers[VERSION_HEADER])

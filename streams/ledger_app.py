@@ -57,6 +57,10 @@ class PendingRecord(Protocol):
         """Block until the write is stored; raise its error if it was not."""
         ...
 
+    def failed_unsent(self) -> bool:
+        """True if the write failed before anything of it was sent."""
+        ...
+
 
 class RecordedAlready:
     """A write already made (a recorder that cannot pipeline), or one that failed before
@@ -69,6 +73,9 @@ class RecordedAlready:
         if self.error is not None:
             raise self.error
         return []
+
+    def failed_unsent(self) -> bool:
+        return self.error is not None
 
 
 class LedgerApplication(Application[str]):
@@ -182,5 +189,8 @@ class LedgerApplication(Application[str]):
         return pending
 
     def forget(self) -> None:
-        """Drop every cached aggregate: after a refused write, memory may be ahead of the store."""
+        """Drop every cached aggregate, and what the JetStream writer presumed of writes
+        in flight: after a failed write, memory may be ahead of the store."""
         self.cache.clear()
+        if isinstance(self.recorder, JetStreamRecorder):
+            self.recorder.datastore.writer.reset()

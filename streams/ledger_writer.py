@@ -204,6 +204,11 @@ class LedgerWriter:
         """Let reads keep the version cache warm."""
         self.versions.put(subject, version, seq)
 
+    def reset(self) -> None:
+        """Forget every presumption (head, versions, positions): the next write reads the
+        head from the stream. For the caller's reload after a failed write."""
+        self._forget_all()
+
     def _forget_all(self) -> None:
         self.head = None
         self.versions.clear()

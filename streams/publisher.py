@@ -126,8 +126,8 @@ class IntakePublisher:
             seen.add(tx.txid)
             unique.append((tx.kind, tx.envelope))
             results.append(SubmitResult(txid=tx.txid, status="pending"))
-        try:
-            await publish_bulk(self.js._nc, unique)
+        try:  # one atomic batch (BULK_MAX is within the server's limit): all or nothing
+            await publish_bulk(self.js._nc, unique, batch=len(unique))
         except Exception as error:  # nats raises several types; all mean "not all taken"
             raise LedgerError(
                 ErrorCode.UNAVAILABLE, f"intake did not take the batch: {error}"

@@ -204,7 +204,12 @@ class Sequencer:
                 )
                 stop.wait(pause)
                 pause = min(pause * 2, TRANSIENT_PAUSE_MAX_S)
-                self._resync_after_failure(stop)
+                try:
+                    self._resync_after_failure(stop)
+                except Exception as failure:
+                    self.failure = failure
+                    log.exception("sequencer stopped: resync after a failure failed")
+                    return
                 continue
             except Exception as error:
                 self.failure = error
@@ -254,9 +259,14 @@ class Sequencer:
             self._record_now(messages, checked)
             return len(messages)
         previous = self._in_flight
-        self._in_flight = self._decide_and_submit(messages, checked, known_duplicates=set())
+        flight = self._decide_and_submit(messages, checked, known_duplicates=set())
+        self._in_flight = flight
         if previous is not None:
             self._confirm(previous)
+        if self._in_flight is flight and flight.pending.failed_unsent():
+            # Nothing was sent, so the fence would not stop a later write built on this
+            # one: settle it now (a reload), before anything is decided on top of it.
+            self.flush()
         return len(messages)
 
     def _record_now(self, messages: list[IntakeMessage], checked: list[OpenedTx | Refusal]) -> None:
@@ -329,8 +339,12 @@ class Sequencer:
         stats.duplicates += flight.duplicates
 
     def _reload(self) -> None:
-        """Memory may be ahead of the store: drop it and ask the ledger where it stands."""
-        self._in_flight = None
+        """Memory may be ahead of the store: drop it and ask the ledger where it stands,
+        once the write still in flight (if any) has landed or failed."""
+        flight, self._in_flight = self._in_flight, None
+        if flight is not None:
+            with contextlib.suppress(Exception):  # its outcome is read back from the ledger
+                flight.pending.wait()
         self._unconfirmed.clear()
         self.app.forget()
         self.chain = self._load_chain()

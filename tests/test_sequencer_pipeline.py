@@ -72,7 +72,7 @@ def traffic(count: int, seed: int) -> list[bytes]:
 def new_ledger(nats_server: EmbeddedNatsServer) -> Iterator[Any]:
     apps: list[LedgerApplication] = []
 
-    def make() -> LedgerApplication:
+    def make(allocations: dict[str, int] | None = None) -> LedgerApplication:
         name = f"PIPE{uuid.uuid4().hex[:8].upper()}"
         app = LedgerApplication(env={
             "PERSISTENCE_MODULE": "streams.persistence",
@@ -81,7 +81,8 @@ def new_ledger(nats_server: EmbeddedNatsServer) -> Iterator[Any]:
             "HIVELEDGER_LEDGER_PREFIX": f"pipe.{name.lower()}",
         })  # fmt: skip
         treasury = keypairs()[0].address
-        genesis = create_chain(CHAIN, treasury, {treasury: 100_000}, app.load_wallet)
+        funds = allocations or {treasury: 100_000}
+        genesis = create_chain(CHAIN, treasury, funds, app.load_wallet)
         app.record(genesis.changed.values())
         apps.append(app)
         return app
@@ -177,3 +178,59 @@ def test_a_write_refused_in_flight_costs_a_resync_not_a_transaction(
     assert balances(app) == balances(reference_app)
     assert ledger_shape(app) == ledger_shape(reference_app)
     assert chain_head(app).commits == chain_head(reference_app).commits
+
+
+def test_a_write_that_fails_before_it_is_sent_loses_nothing(
+    new_ledger: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch 4's write fails before anything of it is sent (its look-up of the INTAKE
+    position times out), so no fence stands in the way of batch 5. Batches touch disjoint
+    wallets, so no version check would catch batch 5 either: the sequencer must settle
+    batch 4 before deciding on top of it, or batch 4's transaction is lost."""
+    import threading
+
+    import nats.errors
+
+    keys = [Keypair.from_seed32(bytes([100 + i]) * 32) for i in range(16)]
+    funds = {key.address: 1_000 for key in keys[::2]}
+    envelopes = [
+        transactions.transfer(
+            keys[i], chain_id=CHAIN, to=keys[i + 1].address, amount=100 + i, nonce=1,
+            created_at=1,
+        )[1]
+        for i in range(0, 16, 2)
+    ]  # fmt: skip
+    app = new_ledger(funds)
+    original = ledger_writer.LedgerWriter._position
+    failed: list[int] = []
+
+    async def slow_once(self: Any, tracking: Any) -> int:
+        if tracking.notification_id == 4 and not failed:
+            failed.append(4)
+            raise nats.errors.TimeoutError
+        return await original(self, tracking)
+
+    monkeypatch.setattr(ledger_writer.LedgerWriter, "_position", slow_once)
+    sequencer = Sequencer(
+        app, ListSource(envelopes), CHAIN, clock=lambda: 1_000, max_txs=1,
+        pool=ThreadPoolExecutor(1),
+    )  # fmt: skip
+    stop = threading.Event()
+    runner = threading.Thread(target=sequencer.run, args=(stop,))
+    runner.start()
+    try:
+        for _ in range(400):
+            if sequencer.stats.position == len(envelopes):
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        runner.join(30)
+    assert failed == [4] and sequencer.failure is None
+    assert app.process_recorder.max_tracking_id(INTAKE_APPLICATION) == len(envelopes)
+    app.forget()
+    for i in range(0, 16, 2):
+        sender = app.load(Wallet.create_id(keys[i].address))
+        recipient = app.load(Wallet.create_id(keys[i + 1].address))
+        assert recipient is not None, f"transfer {i // 2 + 1} was lost"
+        assert (sender.balance, recipient.balance) == (1_000 - 100 - i, 100 + i)
