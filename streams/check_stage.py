@@ -157,13 +157,17 @@ class ProcessFeed:
             process.join(5)
 
     def close(self) -> None:
-        conn = self._conn
+        conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(OSError):
                 conn.send(None)  # asks the child to stop
-        if self._process is not None:
-            self._process.join(5)
-        self._stop_child()
+            conn.close()  # and a child still sending an answer gets a broken pipe: it ends
+        process, self._process = self._process, None
+        if process is not None:
+            process.join(5)
+            if process.is_alive():
+                process.terminate()
+                process.join(5)
 
 
 def _child_main(conn: Connection, nats_url: str, stream: str, chain_id: str) -> None:

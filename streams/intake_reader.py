@@ -25,6 +25,7 @@ from streams.jetstream_reads import take_pending
 
 log = logging.getLogger(__name__)
 
+JUMPS_BEFORE_ALARM = 3
 CALL_GRACE_S = 10.0  # a busy server (fsyncs) may answer late; late is not failed
 
 
@@ -47,6 +48,7 @@ class IntakeReader:
         self._sub: Any = None
         self.expected = 0  # the next stream sequence the subscription will deliver
         self.restarts = 0
+        self._jump_at, self._jumps = 0, 0
 
     def fetch(self, start_seq: int, limit: int, timeout: float = 5.0) -> list[IntakeMessage]:
         return self.loop.run(self._fetch(start_seq, limit, timeout), timeout + CALL_GRACE_S)
@@ -60,12 +62,24 @@ class IntakeReader:
             if seq < self.expected:
                 continue  # delivered again after nats-py recreated the consumer
             if seq > self.expected:  # INTAKE has no other subjects: a jump is a loss
-                log.warning("intake reader: seq %d, expected %d; restarting", seq, self.expected)
-                await self._subscribe(self.expected)
+                await self._jumped(seq)
                 break
             taken.append(IntakeMessage(seq, msg.subject, msg.data))
             self.expected = seq + 1
         return taken
+
+    async def _jumped(self, seq: int) -> None:
+        """A message was skipped: read again from it. If it keeps being skipped, it is not
+        in the stream any more (purged or expired): say so loudly, the sequencer waits."""
+        self._jumps = self._jumps + 1 if self._jump_at == self.expected else 1
+        self._jump_at = self.expected
+        level = logging.ERROR if self._jumps >= JUMPS_BEFORE_ALARM else logging.WARNING
+        log.log(
+            level, "intake reader: seq %d, expected %d (%d times); reading again from %d%s",
+            seq, self.expected, self._jumps, self.expected,
+            ": is that message gone from INTAKE?" if level == logging.ERROR else "",
+        )  # fmt: skip
+        await self._subscribe(self.expected)
 
     async def _subscribe(self, start_seq: int) -> None:
         await self._unsubscribe()

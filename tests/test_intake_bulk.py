@@ -100,10 +100,14 @@ async def test_bulk_over_http_takes_all_in_order(node: Node) -> None:
     taken = await call(client(node).submit_many, more)  # the client's way to the same door
     assert [t["status"] for t in taken] == ["pending"] * 3
     assert await wait_decided(node, start + 33) == start + 33
+    crlf = await transfers(node, 2, amount=1)
+    status, answer = await call(raw_post, node.http_url + "/v1/txs", b"\r\n".join(crlf))
+    assert status == 202 and [r["status"] for r in answer["results"]] == ["pending"] * 2
+    assert await wait_decided(node, start + 35) == start + 35
     with pytest.raises(LedgerError) as refused:
         await call(client(node).submit_many, [more[0], b"{}"])
     assert refused.value.code == "envelope_malformed" or "envelope 1" in refused.value.reason
-    assert await held(node) == held_before + sum(1_000 + i for i in range(30)) + 1 + 2 + 3
+    assert await held(node) == held_before + sum(1_000 + i for i in range(30)) + 1 + 2 + 3 + 1 + 2
 
 
 @pytest.mark.parametrize(

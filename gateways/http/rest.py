@@ -70,10 +70,11 @@ async def submit_tx(request: web.Request) -> web.Response:
 
 
 async def submit_txs(request: web.Request) -> web.Response:
-    """Many envelopes, one per line (NDJSON, each line the envelope's bytes as signed):
-    all checked, then taken into INTAKE together as atomic batches, or none of them."""
+    """Many envelopes, one per line (NDJSON, each line the envelope's bytes as signed; a
+    CRLF line end is taken as a line end): all checked, then taken into INTAKE together
+    as one atomic batch, or none of them."""
     body = await _read_bounded(request, BULK_MAX_BYTES)
-    envelopes = [line for line in body.split(b"\n") if line.strip()]
+    envelopes = [line.removesuffix(b"\r") for line in body.split(b"\n") if line.strip()]
     results = await request.app[SUBMITTER].submit_many(envelopes)
     return json_response(
         {"results": [{"txid": r.txid, "status": r.status} for r in results]}, status=202
