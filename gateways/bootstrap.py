@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 TREASURY_WALLET = "treasury"
 STOP_STEP_S = 30.0  # the longest one part of the node may take to stop
+GENESIS_WAIT_S = 60.0  # the longest a start waits for the projections to hold the chain
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Node:
         self.genesis = self._genesis()
         await asyncio.to_thread(self._start_ledger)
         await self._start_projections()
+        await self._wait_genesis_projected()
         await self._start_http()
         (s.data_dir / "node.json").write_text(json.dumps({
             "chain_id": self.genesis.chain_id, "nats_url": self.nats_url,
@@ -159,6 +161,17 @@ class Node:
         )
         await self.runner.start()
         self.reads = ProjectionReads(self.db, self.runner, self.genesis.chain_id)
+
+    async def _wait_genesis_projected(self) -> None:
+        """Open the doors once the chain can be read: every read and write needs it. The
+        genesis is among the ledger's first messages, so even a rebuild reaches it soon."""
+        assert self.reads is not None
+        deadline = asyncio.get_running_loop().time() + GENESIS_WAIT_S
+        while await asyncio.to_thread(self.reads.chain) is None:
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("genesis not projected after %.0fs; serving anyway", GENESIS_WAIT_S)
+                return
+            await asyncio.sleep(0.05)
 
     async def _start_http(self) -> None:
         assert self.nc is not None and self.reads is not None and self.genesis is not None

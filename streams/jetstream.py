@@ -123,7 +123,7 @@ async def api_request(
     return resp
 
 
-async def stream_info(nc: NATS, name: str, timeout: float = 5.0) -> dict[str, Any] | None:
+async def stream_info(nc: NATS, name: str, timeout: float = 10.0) -> dict[str, Any] | None:
     """The stream's info (``config``, ``state``), or None if it does not exist."""
     try:
         return await api_request(nc, f"{API}.STREAM.INFO.{name}", None, timeout)
@@ -133,7 +133,7 @@ async def stream_info(nc: NATS, name: str, timeout: float = 5.0) -> dict[str, An
         raise
 
 
-async def delete_stream(nc: NATS, name: str, timeout: float = 5.0) -> bool:
+async def delete_stream(nc: NATS, name: str, timeout: float = 10.0) -> bool:
     """Delete a whole stream (tests, tools). False if it did not exist."""
     try:
         await api_request(nc, f"{API}.STREAM.DELETE.{name}", None, timeout)
@@ -144,7 +144,7 @@ async def delete_stream(nc: NATS, name: str, timeout: float = 5.0) -> bool:
     return True
 
 
-async def ensure_stream(nc: NATS, config: Mapping[str, Any], timeout: float = 5.0) -> dict:
+async def ensure_stream(nc: NATS, config: Mapping[str, Any], timeout: float = 10.0) -> dict:
     """Create the stream, or update it so that it has every key of ``config``.
 
     On update, keys of the existing configuration that ``config`` does not name (sources,
@@ -169,7 +169,7 @@ async def ensure_ledger_stream(
     *,
     replicas: int = 1,
     extra: Mapping[str, Any] | None = None,
-    timeout: float = 5.0,
+    timeout: float = 10.0,
 ) -> dict[str, Any]:
     """The trusted LEDGER stream: file storage, atomic batches, direct get, no deletes."""
     config: dict[str, Any] = {
@@ -197,7 +197,7 @@ async def ensure_intake_stream(
     *,
     replicas: int = 1,
     extra: Mapping[str, Any] | None = None,
-    timeout: float = 5.0,
+    timeout: float = 10.0,
 ) -> dict[str, Any]:
     """The untrusted INTAKE stream: file storage, direct get, dedup by ``Nats-Msg-Id``."""
     config: dict[str, Any] = {
