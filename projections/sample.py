@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import Mapper
 
 from domain.base import LedgerAggregate
 from domain.book import Book
@@ -115,27 +116,48 @@ class SampleLedger:
 
     def _commit(self, aggregates: list[LedgerAggregate]) -> None:
         """One atomic batch: the aggregates' new events, a commit record on the last."""
-        first = len(self.messages) + 1
-        digest = hashlib.sha256(self._prev.encode())
-        for aggregate in aggregates:
-            for event in aggregate.collect_events():
-                stored = self._app.mapper.to_stored_event(event)
-                subject = f"{self.prefix}.{stored.originator_id}"
-                version = str(stored.originator_version)
-                headers = {TOPIC_HEADER: stored.topic, VERSION_HEADER: version}
-                self.messages.append((subject, stored.state, headers))
-                digest.update(stored.state)
-        record = {
-            "prev": self._prev,
-            "hash": digest.hexdigest(),
-            "first_seq": first,
-            "count": len(self.messages) - first + 1,
-            "last_event": len(self.messages),
-            "tracking": {"application_name": "intake", "notification_id": first},
-            "time": self._clock,
-        }
-        self.messages[-1][2][COMMIT_HEADER] = json.dumps(record)
-        self._prev = record["hash"]
+        tracking = {"application_name": "intake", "notification_id": len(self.messages) + 1}
+        self._prev = append_batch(
+            self.messages, self._app.mapper, self.prefix, aggregates, self._prev,
+            self._clock, tracking,
+        )  # fmt: skip
+
+
+def append_batch(
+    messages: list[Message],
+    mapper: Mapper[str],
+    prefix: str,
+    aggregates: list[LedgerAggregate],
+    prev: str,
+    time: int,
+    tracking: dict[str, Any] | None = None,
+) -> str:
+    """Append the aggregates' new events to ``messages`` as one batch whose last message
+    carries a commit record (a sample's simplified chain: SHA-256 over ``prev`` and the
+    states); return the new chain hash (``prev`` when there were no events)."""
+    first = len(messages) + 1
+    digest = hashlib.sha256(prev.encode())
+    for aggregate in aggregates:
+        for event in aggregate.collect_events():
+            stored = mapper.to_stored_event(event)
+            version = str(stored.originator_version)
+            headers = {TOPIC_HEADER: stored.topic, VERSION_HEADER: version}
+            messages.append((f"{prefix}.{stored.originator_id}", stored.state, headers))
+            digest.update(stored.state)
+    if len(messages) < first:
+        return prev
+    record: dict[str, Any] = {
+        "prev": prev,
+        "hash": digest.hexdigest(),
+        "first_seq": first,
+        "count": len(messages) - first + 1,
+        "last_event": len(messages),
+    }
+    if tracking is not None:
+        record["tracking"] = tracking
+    record["time"] = time
+    messages[-1][2][COMMIT_HEADER] = json.dumps(record)
+    return str(record["hash"])
 
 
 def build_sample(

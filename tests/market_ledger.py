@@ -10,8 +10,6 @@ stay in ``store``: the expected figures are read from them.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from typing import Any
 
 from eventsourcing.application import Application
@@ -20,8 +18,7 @@ from domain.base import LedgerAggregate
 from domain.book import Book
 from domain.errors import LedgerError
 from domain.transaction import ACCEPTED, REJECTED, TxRecord
-from projections.records import COMMIT_HEADER, TOPIC_HEADER, VERSION_HEADER
-from projections.sample import envelope_for
+from projections.sample import append_batch, envelope_for
 from tests.market_harness import MemoryLedger
 
 Message = tuple[str, bytes, dict[str, str]]
@@ -97,28 +94,6 @@ class RecordedLedger(MemoryLedger):
 
     def _record(self, aggregates: list[LedgerAggregate]) -> None:
         """One atomic batch: the aggregates' new events, the commit record on the last."""
-        first = len(self.messages) + 1
-        digest = hashlib.sha256(self._prev.encode())
-        for aggregate in aggregates:
-            for event in aggregate.collect_events():
-                stored = self._app.mapper.to_stored_event(event)
-                headers = {
-                    TOPIC_HEADER: stored.topic,
-                    VERSION_HEADER: str(stored.originator_version),
-                }
-                self.messages.append(
-                    (f"{self.prefix}.{stored.originator_id}", stored.state, headers)
-                )
-                digest.update(stored.state)
-        if len(self.messages) < first:
-            return  # a tick that decided nothing
-        record = {
-            "prev": self._prev,
-            "hash": digest.hexdigest(),
-            "first_seq": first,
-            "count": len(self.messages) - first + 1,
-            "last_event": len(self.messages),
-            "time": self.now,
-        }
-        self.messages[-1][2][COMMIT_HEADER] = json.dumps(record)
-        self._prev = record["hash"]
+        self._prev = append_batch(
+            self.messages, self._app.mapper, self.prefix, aggregates, self._prev, self.now
+        )
