@@ -4,7 +4,7 @@ A batch is up to 1000 messages with headers ``Nats-Batch-Id``, ``Nats-Batch-Sequ
 and, on the last message, ``Nats-Batch-Commit: 1``; the server stores all of it or none.
 Only the commit message asks for a reply, so a batch costs one round trip.
 
-- ``publish_atomic_batch`` sends a batch and waits for its ack.
+- ``publish_atomic_batch`` sends a batch and waits for its ack (an inbox of its own).
 - ``send_atomic_batch`` sends a batch, commit included, in ONE write to the connection
   and returns a future of the ack at once: the caller may send the next batch before
   this one is acknowledged. Acks arrive on an ``AckInbox``, one wildcard subscription
@@ -53,20 +53,14 @@ async def publish_atomic_batch(nc: NATS, messages: Sequence[BatchMessage], timeo
     Raises ``BatchRefusedError`` (nothing stored; see ``err_code``) or
     ``BatchOutcomeUnknownError`` (no ack in time: the batch may or may not be stored).
     """
-    _check_count(messages)
-    if len(messages) == 1:  # one message is atomic anyway; the batch path costs ~4 ms more
-        subject, data, headers = messages[0]
-        return await _request_ack(nc, subject, data, dict(headers or {}), timeout, "message")
-    batch_id = uuid.uuid4().hex
-    commands = [
-        _hpub(nc, subject, data, headers, (batch_id, index, False))
-        for index, (subject, data, headers) in enumerate(messages[:-1], 1)
-    ]
-    await _send_raw(nc, commands)
-    subject, data, headers = messages[-1]
-    hdrs = dict(headers) if headers else {}
-    hdrs.update(_batch_headers(batch_id, len(messages), commit=True))
-    return await _request_ack(nc, subject, data, hdrs, timeout, f"batch {batch_id}")
+    _check_count(messages)  # before anything goes out, the inbox's subscription included
+    inbox = AckInbox(nc)
+    await inbox.start()
+    try:
+        future = await send_atomic_batch(nc, inbox, messages)
+        return await await_ack(future, timeout, f"batch of {len(messages)}")
+    finally:
+        await inbox.close()
 
 
 class AckInbox:
@@ -158,28 +152,6 @@ def _check_count(messages: Sequence[BatchMessage]) -> None:
         raise ValueError(
             f"{len(messages)} messages exceed the atomic batch limit {MAX_BATCH_MESSAGES}"
         )
-
-
-def _batch_headers(batch_id: str, index: int, commit: bool) -> dict[str, str]:
-    headers = {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(index)}
-    if commit:
-        headers["Nats-Batch-Commit"] = "1"
-    return headers
-
-
-async def _request_ack(
-    nc: NATS, subject: str, data: bytes, headers: dict[str, str], timeout: float, what: str
-) -> Ack:
-    try:
-        reply = await nc.request(subject, data, timeout=timeout, headers=headers)
-    except nats.errors.NoRespondersError:
-        raise BatchRefusedError(f"no stream listens on {subject}", code=503) from None
-    except nats.errors.TimeoutError:
-        raise BatchOutcomeUnknownError(f"no ack for {what} within {timeout}s", code=408) from None
-    ack: Ack = json.loads(reply.data)
-    if "error" in ack:
-        raise BatchRefusedError.from_error(ack["error"])
-    return ack
 
 
 def _hpub(
