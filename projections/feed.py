@@ -27,7 +27,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
 from projections.records import RawMsg
-from streams.jetstream import take_pending
+from streams.jetstream_reads import delivery_info, take_pending
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +35,8 @@ NatsErrors = (nats.errors.Error, nats.js.errors.Error)
 
 
 def raw_of(msg: Msg) -> tuple[RawMsg, int]:
-    """The message and the consumer's pending count, from its JetStream reply subject.
-
-    ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ns>.<pending>`` (v1), or with
-    domain and account hash after ``ACK`` (v2, 12 tokens or more).
-    """
-    tokens = msg.reply.split(".")
-    base = 2 if len(tokens) == 9 else 4
-    seq = int(tokens[base + 3])
-    published_ns = int(tokens[base + 5])
-    pending = int(tokens[base + 6])
+    """The message and the consumer's pending count, from its JetStream reply subject."""
+    seq, published_ns, pending = delivery_info(msg.reply)
     return RawMsg(seq, msg.subject, msg.headers, msg.data, published_ns), pending
 
 

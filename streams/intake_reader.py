@@ -1,12 +1,12 @@
 """INTAKE read in order through an ordered push consumer, for the check stage.
 
-Direct Get (streams/intake_source.py) answers any position at once, but adds six
-``Nats-*`` headers to every message, and nats-py parses each in Python: reading cost the
-check stage about as much as two thirds of a signature check per transaction. A push
-consumer delivers each message as published (bulk-published envelopes carry no headers
-at all), with its stream sequence in the reply subject. The check stage reads INTAKE
-front to back, so the consumer is simply kept; a request for another position, or a
-jump in sequence, starts a new one there.
+Direct Get answers any position at once (the check stage first read INTAKE that way),
+but adds six ``Nats-*`` headers to every message, and nats-py parses each in Python:
+reading cost the check stage about as much as two thirds of a signature check per
+transaction. A push consumer delivers each message as published (bulk-published
+envelopes carry no headers at all), with its stream sequence in the reply subject. The
+check stage reads INTAKE front to back, so the consumer is simply kept; a request for
+another position, or a jump in sequence, starts a new one there.
 
 No callback: messages wait in nats-py's queue and flow control is answered only as they
 are taken (``take_pending``), so the server holds back what the reader has not taken.
@@ -17,29 +17,33 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import nats
+from nats.aio.client import Client as NATS
 from nats.js import api
 
 from streams.intake import INTAKE_PREFIX, IntakeMessage
-from streams.intake_source import CONNECT_TIMEOUT_S, connect_on_loop
-from streams.jetstream_reads import take_pending
+from streams.jetstream_reads import delivery_info, take_pending
+from streams.loop_thread import LoopThread
 
 log = logging.getLogger(__name__)
 
+CONNECT_TIMEOUT_S = 5.0
 JUMPS_BEFORE_ALARM = 3
 CALL_GRACE_S = 10.0  # a busy server (fsyncs) may answer late; late is not failed
 
 
-def stream_seq(reply: str) -> int:
-    """The stream sequence from a JetStream delivery's reply subject:
-    ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>...`` (v1, 9 tokens) or with domain
-    and account hash after ``ACK`` (v2, 12 tokens or more)."""
-    tokens = reply.split(".")
-    base = 2 if len(tokens) == 9 else 4
-    return int(tokens[base + 3])
+def connect_on_loop(url: str, name: str) -> tuple[LoopThread, NATS]:
+    """A loop thread of its own and a connection on it that reconnects for ever."""
+    loop = LoopThread(name="hiveledger-intake")
+    nc: NATS = loop.run(
+        nats.connect(url, name=name, connect_timeout=2, max_reconnect_attempts=-1),
+        CONNECT_TIMEOUT_S,
+    )
+    return loop, nc
 
 
 class IntakeReader:
-    """``fetch(start_seq, limit, timeout)`` like JetStreamIntakeSource, read sequentially."""
+    """An IntakeSource (``fetch(start_seq, limit, timeout)``) that reads sequentially."""
 
     def __init__(self, url: str, stream: str = "INTAKE", prefix: str = INTAKE_PREFIX) -> None:
         self.stream = stream
@@ -58,7 +62,7 @@ class IntakeReader:
             await self._subscribe(start_seq)
         taken: list[IntakeMessage] = []
         for msg in await take_pending(self._sub, timeout, limit):
-            seq = stream_seq(msg.reply)
+            seq = delivery_info(msg.reply)[0]
             if seq < self.expected:
                 continue  # delivered again after nats-py recreated the consumer
             if seq > self.expected:  # INTAKE has no other subjects: a jump is a loss

@@ -16,7 +16,6 @@ from streams.envelope import OpenedTx
 from streams.intake import Refusal
 from streams.intake_bulk import publish_bulk
 from streams.intake_reader import IntakeReader
-from streams.intake_source import JetStreamIntakeSource
 from streams.jetstream import ensure_intake_stream
 from streams.keys import Keypair
 from streams.server import EmbeddedNatsServer
@@ -58,7 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 
 def test_the_process_answers_as_checking_here_would(server) -> None:  # type: ignore[no-untyped-def]
     running, stream = server
-    source = JetStreamIntakeSource(running.url, stream=stream)
+    source = IntakeReader(running.url, stream=stream)
     here, there = InProcessFeed(source, CHAIN), ProcessFeed(running.url, CHAIN, stream=stream)
     try:
         for feed in (here, there):
