@@ -51,6 +51,24 @@ def check_all(messages: list[IntakeMessage], chain_id: str) -> Checked:
     return [check(message, chain_id) for message in messages]
 
 
+def submit_checks(
+    pool: ThreadPoolExecutor, messages: list[IntakeMessage], chain_id: str
+) -> list[Future[Checked]]:
+    """Check ``messages`` on ``pool``'s threads, in two halves (in order when gathered)."""
+    half = max(len(messages) // 2, 1)
+    parts = [messages[:half], messages[half:]] if len(messages) > 1 else [messages]
+    return [pool.submit(check_all, part, chain_id) for part in parts]
+
+
+def check_now(
+    messages: list[IntakeMessage], chain_id: str, pool: ThreadPoolExecutor | None = None
+) -> Checked:
+    """Check ``messages`` and wait: on the pool for a batch worth it, else right here."""
+    if pool is None or len(messages) < 16:
+        return check_all(messages, chain_id)
+    return [item for future in submit_checks(pool, messages, chain_id) for item in future.result()]
+
+
 class InProcessFeed:
     """Fetch now, check on ``pool``'s threads (two halves) or, without a pool, at ``take``."""
 
@@ -70,9 +88,7 @@ class InProcessFeed:
             raise CheckStageError(f"INTAKE read failed: {type(error).__name__}: {error}") from error
         futures: list[Future[Checked]] = []
         if self.pool is not None and messages:
-            half = max(len(messages) // 2, 1)
-            parts = [messages[:half], messages[half:]] if len(messages) > 1 else [messages]
-            futures = [self.pool.submit(check_all, part, self.chain_id) for part in parts]
+            futures = submit_checks(self.pool, messages, self.chain_id)
         self._asked = (messages, futures)
 
     def take(self) -> tuple[list[IntakeMessage], Checked]:

@@ -27,7 +27,7 @@ from domain.chain import Chain
 from domain.dispatch import run_clock
 from domain.market import Market
 from domain.transaction import ACCEPTED, REJECTED, TxRecord
-from streams.check_stage import CheckedFeed, CheckStageError, InProcessFeed
+from streams.check_stage import CheckedFeed, CheckStageError, InProcessFeed, check_now
 from streams.decide import decide, wallet_ids
 from streams.envelope import OpenedTx
 from streams.intake import (
@@ -35,7 +35,6 @@ from streams.intake import (
     IntakeMessage,
     IntakeSource,
     Refusal,
-    check,
     events_max,
 )
 from streams.jetstream import JetStreamError
@@ -246,7 +245,7 @@ class Sequencer:
         how many it took (the rest come again in the next fetch)."""
         assert messages and len(messages) <= self.max_txs
         started = time.perf_counter()
-        checked = self._check_all(messages)
+        checked = check_now(messages, self.chain_id, self.pool)
         self.stats.seconds_check += time.perf_counter() - started
         messages, checked = self._fit(messages, checked)
         return self._record_checked(messages, checked, pipelined=False)
@@ -364,16 +363,6 @@ class Sequencer:
             count += 1
         assert count > 0
         return messages[:count], checked[:count]
-
-    def _check_all(self, messages: list[IntakeMessage]) -> list[OpenedTx | Refusal]:
-        chain_id = self.chain_id
-        if self.pool is None or len(messages) < 16:
-            return [check(m, chain_id) for m in messages]
-        half = len(messages) // 2
-        parts = self.pool.map(
-            lambda part: [check(m, chain_id) for m in part], [messages[:half], messages[half:]]
-        )
-        return [result for part in parts for result in part]
 
     def _decide_and_submit(
         self,
