@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 import msgspec
-from nats.js import JetStreamContext
+from nats.aio.client import Client as NATS
 
 from domain.errors import ErrorCode, LedgerError
 from streams.envelope import OpenedTx, open_envelope
@@ -80,12 +80,13 @@ class IntakePublisher:
 
     def __init__(
         self,
-        js: JetStreamContext,
+        nc: NATS,
         chain_id: str,
         waiters: DecisionWaiters,
         is_decided: Callable[[str], bool],
     ) -> None:
-        self.js = js
+        self.nc = nc
+        self.js = nc.jetstream()
         self.chain_id = chain_id
         self.waiters = waiters
         self.is_decided = is_decided
@@ -127,7 +128,7 @@ class IntakePublisher:
             unique.append((tx.kind, tx.envelope))
             results.append(SubmitResult(txid=tx.txid, status="pending"))
         try:  # one atomic batch (BULK_MAX is within the server's limit): all or nothing
-            await publish_bulk(self.js._nc, unique, batch=len(unique))
+            await publish_bulk(self.nc, unique, batch=len(unique))
         except Exception as error:  # nats raises several types; all mean "not all taken"
             raise LedgerError(
                 ErrorCode.UNAVAILABLE, f"intake did not take the batch: {error}"
