@@ -155,9 +155,7 @@ class LedgerApplication(Application[str]):
             processing.events.extend(aggregate.collect_events())
             processing.aggregates[aggregate.id] = aggregate
         recordings = self._record(processing)
-        for aggregate in changed:
-            if not isinstance(aggregate, TxRecord):  # decided once, never loaded again
-                self.cache.put(aggregate.id, aggregate)
+        self._keep(changed)
         return recordings
 
     def submit(
@@ -183,10 +181,14 @@ class LedgerApplication(Application[str]):
                 pending = RecordedAlready()
         except PersistenceError as error:
             pending = RecordedAlready(error)
+        self._keep(changed)
+        return pending
+
+    def _keep(self, changed: list[LedgerAggregate]) -> None:
+        """Cache what was written, transaction records aside (decided once, never loaded)."""
         for aggregate in changed:
             if not isinstance(aggregate, TxRecord):
                 self.cache.put(aggregate.id, aggregate)
-        return pending
 
     def forget(self) -> None:
         """Drop every cached aggregate, and what the JetStream writer presumed of writes
