@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +36,23 @@ class IntakeSource(Protocol):
     def fetch(self, start_seq: int, limit: int, timeout: float) -> list[IntakeMessage]:
         """Up to ``limit`` messages with sequence >= ``start_seq``, in order; [] if none."""
         ...
+
+
+class MemoryIntake:
+    """INTAKE as a list in memory (tests, benchmarks): message i has seq i + 1."""
+
+    def __init__(self, envelopes: Iterable[bytes] = (), kind: str = "transfer") -> None:
+        self.messages: list[IntakeMessage] = []
+        for data in envelopes:
+            self.add(data, kind)
+
+    def add(self, data: bytes, kind: str = "transfer") -> int:
+        seq = len(self.messages) + 1
+        self.messages.append(IntakeMessage(seq, f"{INTAKE_PREFIX}.{kind}", data))
+        return seq
+
+    def fetch(self, start_seq: int, limit: int, timeout: float = 0) -> list[IntakeMessage]:
+        return self.messages[start_seq - 1 : start_seq - 1 + limit]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,25 +10,12 @@ from domain.handlers import create_chain
 from domain.transaction import TxRecord
 from domain.wallet import Wallet
 from gateways.sdk import transactions
-from streams.intake import IntakeMessage, raw_id
+from streams.intake import IntakeMessage, MemoryIntake, raw_id
 from streams.keys import Keypair
 from streams.ledger_app import LedgerApplication
 from streams.sequencer import INTAKE_APPLICATION, Sequencer
 
 CHAIN = "test-chain"
-
-
-class ListSource:
-    def __init__(self) -> None:
-        self.messages: list[IntakeMessage] = []
-
-    def add(self, data: bytes, kind: str = "transfer") -> int:
-        seq = len(self.messages) + 1
-        self.messages.append(IntakeMessage(seq, f"hive.intake.{kind}", data))
-        return seq
-
-    def fetch(self, start_seq: int, limit: int, timeout: float = 0) -> list[IntakeMessage]:
-        return self.messages[start_seq - 1 : start_seq - 1 + limit]
 
 
 @pytest.fixture
@@ -37,11 +24,11 @@ def keys() -> dict[str, Keypair]:
 
 
 @pytest.fixture
-def ledger(keys: dict[str, Keypair]) -> tuple[LedgerApplication, ListSource, Sequencer]:
+def ledger(keys: dict[str, Keypair]) -> tuple[LedgerApplication, MemoryIntake, Sequencer]:
     app = LedgerApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     treasury = keys["t"].address
     app.record(create_chain(CHAIN, treasury, {treasury: 1_000}, app.load_wallet).changed.values())
-    source = ListSource()
+    source = MemoryIntake()
     return app, source, Sequencer(app, source, CHAIN, clock=lambda: 1_000)
 
 
@@ -142,7 +129,7 @@ def test_expired_transaction_is_rejected_by_the_sequencers_clock(ledger, keys) -
     assert balance(app, keys["a"]) == 0
 
 
-class FlakySource(ListSource):
+class FlakySource(MemoryIntake):
     """Times out on chosen fetches, as a loaded server might."""
 
     def __init__(self, fail_on: set[int]) -> None:

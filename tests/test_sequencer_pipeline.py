@@ -19,7 +19,7 @@ from domain.wallet import Wallet
 from gateways.sdk import transactions
 from streams.atomic_batch import send_atomic_batch
 from streams.commit_chain import verify_stream
-from streams.intake import IntakeMessage
+from streams.intake import MemoryIntake
 from streams.keys import Keypair
 from streams.ledger_app import LedgerApplication
 from streams.sequencer import INTAKE_APPLICATION, Sequencer
@@ -27,16 +27,6 @@ from streams.server import EmbeddedNatsServer
 
 CHAIN = "pipe-chain"
 WALLETS = 12
-
-
-class ListSource:
-    def __init__(self, envelopes: list[bytes]) -> None:
-        self.messages = [
-            IntakeMessage(i + 1, "hive.intake.transfer", e) for i, e in enumerate(envelopes)
-        ]
-
-    def fetch(self, start_seq: int, limit: int, timeout: float = 0) -> list[IntakeMessage]:
-        return self.messages[start_seq - 1 : start_seq - 1 + limit]
 
 
 def keypairs() -> list[Keypair]:
@@ -95,7 +85,7 @@ def new_ledger(nats_server: EmbeddedNatsServer) -> Iterator[Any]:
 def run_to_end(app: LedgerApplication, envelopes: list[bytes], pipelined: bool) -> Sequencer:
     with ThreadPoolExecutor(2) as pool:
         sequencer = Sequencer(
-            app, ListSource(envelopes), CHAIN, pool=pool, clock=lambda: 1_000, max_txs=7
+            app, MemoryIntake(envelopes), CHAIN, pool=pool, clock=lambda: 1_000, max_txs=7
         )
         for _ in range(10 * len(envelopes)):
             if sequencer.stats.position >= len(envelopes):
@@ -212,7 +202,7 @@ def test_a_write_that_fails_before_it_is_sent_loses_nothing(
 
     monkeypatch.setattr(ledger_writer.LedgerWriter, "_position", slow_once)
     sequencer = Sequencer(
-        app, ListSource(envelopes), CHAIN, clock=lambda: 1_000, max_txs=1,
+        app, MemoryIntake(envelopes), CHAIN, clock=lambda: 1_000, max_txs=1,
         pool=ThreadPoolExecutor(1),
     )  # fmt: skip
     stop = threading.Event()

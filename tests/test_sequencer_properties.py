@@ -43,7 +43,7 @@ from domain.money import MAX_AMOUNT
 from domain.transaction import ACCEPTED, REJECTED, TxRecord
 from domain.wallet import Wallet
 from gateways.sdk import transactions
-from streams.intake import IntakeMessage, raw_id
+from streams.intake import MemoryIntake, raw_id
 from streams.keys import Keypair
 from streams.ledger_app import LedgerApplication
 from streams.sequencer import INTAKE_APPLICATION, Sequencer
@@ -85,21 +85,6 @@ garbage = st.one_of(
     st.binary(max_size=48),
     st.sampled_from([b"", b"{}", b"[]", b"null", b'{"payloadType": 1}', b"\xff\xfe", b"{{{"]),
 )
-
-
-class ListSource:
-    """INTAKE as a list: message i has seq i + 1."""
-
-    def __init__(self) -> None:
-        self.messages: list[IntakeMessage] = []
-
-    def add(self, data: bytes, kind: str) -> int:
-        seq = len(self.messages) + 1
-        self.messages.append(IntakeMessage(seq, f"hive.intake.{kind}", data))
-        return seq
-
-    def fetch(self, start_seq: int, limit: int, timeout: float = 0) -> list[IntakeMessage]:
-        return self.messages[start_seq - 1 : start_seq - 1 + limit]
 
 
 def new_ledger() -> LedgerApplication:
@@ -218,7 +203,7 @@ class SequencerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.app = new_ledger()
-        self.source = ListSource()
+        self.source = MemoryIntake()
         self.now = CLOCK_START
         self.sequencer = self._new_sequencer()
         self.ahead = Model()  # every message published so far, decided in intake order
@@ -607,7 +592,7 @@ def run(
 ) -> tuple[LedgerApplication, int]:
     """Sequence ``traffic`` in batches of ``cuts`` sizes, restarting the sequencer after
     batch i when ``restarts[i]`` (both cycled). Returns the app and the retries."""
-    app, source = new_ledger(), ListSource()
+    app, source = new_ledger(), MemoryIntake()
     for data, kind in traffic:
         source.add(data, kind)
 
@@ -647,7 +632,7 @@ def test_batch_cuts_and_restarts_change_nothing(
 @given(clock=st.integers(CREATED_AT + 2, FAR_FUTURE), offset=st.sampled_from([-1, 0, 1]))
 def test_expiry_is_decided_by_the_batch_clock_to_the_millisecond(clock: int, offset: int) -> None:
     """expires_at is the last millisecond a transaction may be sequenced at."""
-    app, source = new_ledger(), ListSource()
+    app, source = new_ledger(), MemoryIntake()
     txid, data = sign("transfer", TREASURY, USERS[1].address, 10, 1, expires_at=clock + offset)
     source.add(data, "transfer")
     Sequencer(app, source, CHAIN, clock=lambda: clock).step(timeout=0)

@@ -23,20 +23,12 @@ from domain.handlers import create_chain
 from gateways.bench.cpu import cpu_seconds
 from gateways.bench.workload import bench_keypair, make_workload
 from streams.check_stage import CheckedFeed, CheckStageError, InProcessFeed, ProcessFeed
-from streams.intake import IntakeMessage
+from streams.intake import MemoryIntake
 from streams.intake_bulk import publish_bulk
 from streams.jetstream import ensure_intake_stream, ensure_ledger_stream
 from streams.ledger_app import LedgerApplication
 from streams.sequencer import Sequencer
 from streams.server import EmbeddedNatsServer
-
-
-class ListSource:
-    def __init__(self, messages: list[IntakeMessage]) -> None:
-        self.messages = messages
-
-    def fetch(self, start_seq: int, limit: int, timeout: float = 0) -> list[IntakeMessage]:
-        return self.messages[start_seq - 1 : start_seq - 1 + limit]
 
 
 async def _make_streams(url: str, envelopes: list[bytes] | None) -> None:
@@ -49,7 +41,7 @@ async def _make_streams(url: str, envelopes: list[bytes] | None) -> None:
 
 
 @contextlib.contextmanager
-def _feed(checks: str, url: str, messages: list[IntakeMessage]) -> Iterator[CheckedFeed]:
+def _feed(checks: str, url: str, envelopes: list[bytes]) -> Iterator[CheckedFeed]:
     """The node's way (INTAKE on JetStream, checks in a process) or threads beside the
     sequencer with INTAKE as a list in memory."""
     if checks == "process":
@@ -60,7 +52,7 @@ def _feed(checks: str, url: str, messages: list[IntakeMessage]) -> Iterator[Chec
             feed.close()
         return
     with ThreadPoolExecutor(2, "verify") as pool:
-        yield InProcessFeed(ListSource(messages), "bench", pool)
+        yield InProcessFeed(MemoryIntake(envelopes), "bench", pool)
 
 
 def measure(
@@ -68,9 +60,6 @@ def measure(
 ) -> dict[str, float]:
     treasury = bench_keypair("treasury")
     workload = make_workload(n, wallets, "bench", treasury)
-    messages = [
-        IntakeMessage(i + 1, "hive.intake.transfer", e) for i, e in enumerate(workload.envelopes)
-    ]
     with tempfile.TemporaryDirectory() as tmp, EmbeddedNatsServer(Path(tmp)) as server:
         asyncio.run(_make_streams(server.url, workload.envelopes if checks == "process" else None))
         app = LedgerApplication(env={
@@ -81,7 +70,7 @@ def measure(
         )
         app.record(genesis.changed.values())
         server_cpu = cpu_seconds(server.process.pid) or 0.0
-        with _feed(checks, server.url, messages) as feed:
+        with _feed(checks, server.url, workload.envelopes) as feed:
             sequencer = Sequencer(app, None, "bench", feed=feed)
             started = time.perf_counter()
             while sequencer.position < n:
