@@ -28,7 +28,7 @@ from projections.feed import LedgerFeed
 from projections.projector import BatchResult, Projector
 from projections.records import RawMsg
 from projections.views import View, default_views
-from streams.jetstream import install_fast_header_parser
+from streams.push_frames import FrameClient, connect_frames, server_url
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,17 @@ IDLE_WAIT = 0.5  # seconds the feed waits for a message before checking the stre
 # whatever its size: under a backlog, batches of up to 20000 cost ~15-20% less CPU per
 # event than batches of 5000 (projections.bench, docs/PROJECTIONS.md).
 DEFAULT_BATCH_SIZE = 20_000
+
+# Under load (a first take of GATHER_FROM messages or more: several sequencer writes),
+# the runner waits up to GATHER_S for more, up to GATHER_MIN messages: each DuckDB batch
+# costs ~70 ms of CPU whatever its size, and a projector that keeps up exactly would pay
+# that for every write or two. Idle, a lone transaction is applied at once.
+GATHER_FROM = 500
+GATHER_MIN = 4000
+GATHER_S = 0.2
+
+# When idle, the runner folds a WAL of this size or more into the file (see projections/db.py).
+IDLE_CHECKPOINT_BYTES = 8 * 2**20
 
 OnProjected = Callable[[int, list[str]], Awaitable[None] | None]
 
@@ -95,6 +106,7 @@ class BatchProjectionRunner:
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_queue_bytes: int = 128 * 1024 * 1024,
         on_projected: OnProjected | None = None,
+        idle_checkpoint_bytes: int = IDLE_CHECKPOINT_BYTES,
     ) -> None:
         self.db = db
         self.nc = nc
@@ -103,10 +115,12 @@ class BatchProjectionRunner:
         self.batch_size = batch_size
         self.max_queue_bytes = max_queue_bytes
         self.on_projected = on_projected
+        self.idle_checkpoint_bytes = idle_checkpoint_bytes
         self.projector = Projector(db, views if views is not None else default_views(), prefix)
         self.stats = ProjectionStats()
         self.error: BaseException | None = None
         self._feed: LedgerFeed | None = None
+        self._feed_nc: FrameClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projector")
         self._advanced = asyncio.Condition()
@@ -125,11 +139,16 @@ class BatchProjectionRunner:
         if self._task is not None:
             raise RuntimeError("the projection runner runs already")
         start = self.position + 1
-        # nats-py 2.x parses headers ~3x slower than needed, and every LEDGER message has a
-        # dozen (its own plus the batch-publish ones the server keeps): process-wide swap.
-        install_fast_header_parser()
+        # The feed reads raw frames on a connection of its own (streams/push_frames.py):
+        # the LEDGER's bulk traffic does not queue in front of the node's requests.
+        self._feed_nc = await connect_frames(
+            server_url(self.nc),
+            name="hiveledger-projector-feed",
+            connect_timeout=5,
+            max_reconnect_attempts=-1,
+        )
         self._feed = LedgerFeed(
-            self.nc.jetstream(),
+            self._feed_nc,
             self.stream,
             self.prefix,
             start,
@@ -160,8 +179,13 @@ class BatchProjectionRunner:
         try:
             while not self._stopping:
                 taken = await feed.take(self.batch_size, timeout=IDLE_WAIT)
-                if not taken or self._stopping:
+                if self._stopping:
                     continue
+                if not taken:
+                    await self._checkpoint_if_idle(loop)
+                    continue
+                if len(taken) >= GATHER_FROM:
+                    taken = await self._gather(feed, taken)
                 raws, carried = split_at_last_commit([*carried, *taken], feed.pending == 0)
                 if not raws:
                     continue
@@ -180,6 +204,33 @@ class BatchProjectionRunner:
             )
             async with self._advanced:
                 self._advanced.notify_all()
+
+    async def _checkpoint_if_idle(self, loop: asyncio.AbstractEventLoop) -> None:
+        wal = self.db.wal_bytes()
+        if wal < self.idle_checkpoint_bytes:
+            return
+        started = time.perf_counter()
+        done = await loop.run_in_executor(self._executor, self.db.checkpoint)
+        log.info(
+            "idle checkpoint of %s: %.1f MB of WAL %s in %.0f ms",
+            self.db.path,
+            wal / 2**20,
+            "folded in" if done else "deferred (a reader is running)",
+            (time.perf_counter() - started) * 1000,
+            extra={"db": self.db.path, "wal_bytes": wal, "done": done},
+        )
+
+    async def _gather(self, feed: LedgerFeed, taken: list[RawMsg]) -> list[RawMsg]:
+        """Wait up to GATHER_S for more, while the batch is under GATHER_MIN messages."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + GATHER_S
+        while len(taken) < GATHER_MIN and not self._stopping:
+            left = until - loop.time()
+            if left <= 0:
+                break
+            more = await feed.take(self.batch_size - len(taken), timeout=left)
+            taken.extend(more)
+        return taken
 
     async def _after(self, result: BatchResult, backlog: int) -> None:
         stats = self.stats
@@ -246,6 +297,9 @@ class BatchProjectionRunner:
         deadline = time.monotonic() + timeout
         if self._feed is not None:
             await self._feed.stop()
+        if self._feed_nc is not None:
+            with contextlib.suppress(Exception):
+                await self._feed_nc.close()
         task = self._task
         if task is not None and not task.done():
             done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))

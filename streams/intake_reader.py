@@ -8,22 +8,18 @@ envelopes carry no headers at all), with its stream sequence in the reply subjec
 check stage reads INTAKE front to back, so the consumer is simply kept; a request for
 another position, or a jump in sequence, starts a new one there.
 
-No callback: messages wait in nats-py's queue and flow control is answered only as they
-are taken (``take_pending``), so the server holds back what the reader has not taken.
+The consumer is read as raw frames (streams/push_frames.py): nats-py's per-message work
+is skipped, and flow control is answered only as messages are taken, so the server holds
+back what the reader has not taken.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import nats
-from nats.aio.client import Client as NATS
-from nats.js import api
 
 from streams.intake import INTAKE_PREFIX, IntakeMessage
-from streams.jetstream_reads import delivery_info, take_pending
 from streams.loop_thread import LoopThread
+from streams.push_frames import HEARTBEAT_S, FrameClient, FramePushConsumer, connect_frames
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +28,11 @@ JUMPS_BEFORE_ALARM = 3
 CALL_GRACE_S = 10.0  # a busy server (fsyncs) may answer late; late is not failed
 
 
-def connect_on_loop(url: str, name: str) -> tuple[LoopThread, NATS]:
+def connect_on_loop(url: str, name: str) -> tuple[LoopThread, FrameClient]:
     """A loop thread of its own and a connection on it that reconnects for ever."""
     loop = LoopThread(name="hiveledger-intake")
-    nc: NATS = loop.run(
-        nats.connect(url, name=name, connect_timeout=2, max_reconnect_attempts=-1),
+    nc: FrameClient = loop.run(
+        connect_frames(url, name=name, connect_timeout=2, max_reconnect_attempts=-1),
         CONNECT_TIMEOUT_S,
     )
     return loop, nc
@@ -45,11 +41,19 @@ def connect_on_loop(url: str, name: str) -> tuple[LoopThread, NATS]:
 class IntakeReader:
     """An IntakeSource (``fetch(start_seq, limit, timeout)``) that reads sequentially."""
 
-    def __init__(self, url: str, stream: str = "INTAKE", prefix: str = INTAKE_PREFIX) -> None:
+    def __init__(
+        self,
+        url: str,
+        stream: str = "INTAKE",
+        prefix: str = INTAKE_PREFIX,
+        *,
+        heartbeat_s: float = HEARTBEAT_S,
+    ) -> None:
         self.stream = stream
         self.subjects = f"{prefix}.>"
         self.loop, self.nc = connect_on_loop(url, "hiveledger-check-intake")
-        self._sub: Any = None
+        self._consumer = FramePushConsumer(self.nc, stream, self.subjects, heartbeat_s=heartbeat_s)
+        self._started = False
         self.expected = 0  # the next stream sequence the subscription will deliver
         self.restarts = 0
         self._jump_at, self._jumps = 0, 0
@@ -58,11 +62,11 @@ class IntakeReader:
         return self.loop.run(self._fetch(start_seq, limit, timeout), timeout + CALL_GRACE_S)
 
     async def _fetch(self, start_seq: int, limit: int, timeout: float) -> list[IntakeMessage]:
-        if self._sub is None or start_seq != self.expected:
+        if not self._started or start_seq != self.expected or self._consumer.stale:
             await self._subscribe(start_seq)
         taken: list[IntakeMessage] = []
-        for msg in await take_pending(self._sub, timeout, limit):
-            seq = delivery_info(msg.reply)[0]
+        for msg in await self._consumer.take(limit, timeout):
+            seq = msg.seq
             if seq < self.expected:
                 continue  # delivered again after nats-py recreated the consumer
             if seq > self.expected:  # INTAKE has no other subjects: a jump is a loss
@@ -86,24 +90,18 @@ class IntakeReader:
         await self._subscribe(self.expected)
 
     async def _subscribe(self, start_seq: int) -> None:
-        await self._unsubscribe()
         self.restarts += 1
-        config = api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(start_seq, 1)
-        )
-        js = self.nc.jetstream(timeout=CONNECT_TIMEOUT_S)
-        self._sub = await js.subscribe(
-            self.subjects, stream=self.stream, ordered_consumer=True, config=config
-        )
+        self._started = False
+        await self._consumer.start(start_seq)
+        self._started = True
         self.expected = max(start_seq, 1)
 
     async def _unsubscribe(self) -> None:
-        sub, self._sub = self._sub, None
-        if sub is not None:
-            try:
-                await sub.unsubscribe()
-            except Exception as error:  # the old consumer goes away with its inactivity
-                log.debug("intake reader: unsubscribe failed: %s", error)
+        self._started = False
+        try:
+            await self._consumer.stop()
+        except Exception as error:  # the old consumer goes away with its inactivity
+            log.debug("intake reader: unsubscribe failed: %s", error)
 
     def close(self) -> None:
         """Close the subscription and connection (a server already gone is only logged)."""

@@ -123,16 +123,6 @@ async def take_pending(psub: Any, wait: float, most: int) -> list[Msg]:
     return msgs
 
 
-def delivery_info(reply: str) -> tuple[int, int, int]:
-    """(stream sequence, published unix ns, consumer's pending count) from a JetStream
-    delivery's reply subject: ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.
-    <ns>.<pending>`` (v1), or with domain and account hash after ``ACK`` (v2, 12 tokens
-    or more)."""
-    tokens = reply.split(".")
-    base = 2 if len(tokens) == 9 else 4
-    return int(tokens[base + 3]), int(tokens[base + 5]), int(tokens[base + 6])
-
-
 # ----------------------------------------------------------------------------- direct get
 
 

@@ -393,3 +393,25 @@ async def test_exactly_once_after_kill_9(
     with open_projection_db(tmp_path / "clean.duckdb") as db:
         await project_all(ledger, db, last)
         assert dump(db) == resumed
+
+
+async def test_an_idle_runner_folds_the_wal_into_the_file(
+    ledger: Ledger, sample: SampleLedger, tmp_path: Path
+) -> None:
+    """Checkpoints wait for a quiet moment (projections/db.py): once the feed is idle, the
+    WAL is folded in, and the views read the same before and after."""
+    last = await ledger.publish(messages_for(sample, ledger.prefix))
+    db = ProjectionDB(tmp_path / "idle.duckdb")
+    runner = ledger.runner(db, idle_checkpoint_bytes=1)
+    await runner.start()
+    try:
+        assert await runner.wait_for(last, timeout=30), runner.error
+        before = dump(db)
+        deadline = asyncio.get_running_loop().time() + 10
+        while db.wal_bytes() > 0 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+        assert db.wal_bytes() == 0
+        assert dump(db) == before and before["events"]
+    finally:
+        await runner.stop()
+        db.close()

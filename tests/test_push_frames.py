@@ -1,0 +1,121 @@
+"""Push consumers read as raw frames (streams/push_frames.py): what the projector's feed and
+the check stage's INTAKE reader stand on. Order, bounds and gap repair are tested through
+the feed (tests/test_projections_feed.py); here the frames themselves, and consumers the
+server lost."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from nats.js.api import StreamConfig
+
+from projections.feed import LedgerFeed
+from streams.intake_reader import IntakeReader
+from streams.push_frames import (
+    FramePushConsumer,
+    connect_frames,
+    delivery_fields,
+    pick_headers,
+)
+from streams.server import EmbeddedNatsServer
+
+
+def test_pick_headers_keeps_the_hive_headers_as_sent() -> None:
+    raw = (
+        b"NATS/1.0\r\nHive-Topic: domain.wallet:Wallet.Credited\r\nNats-Batch-Id: abc\r\n"
+        b'Hive-Commit: {"prev": "00", "time": 1}\r\nHive-Version:7\r\n\r\n'
+    )
+    assert pick_headers(raw) == {
+        "Hive-Topic": "domain.wallet:Wallet.Credited",
+        "Hive-Commit": '{"prev": "00", "time": 1}',
+        "Hive-Version": "7",
+    }
+    assert pick_headers(None) == {} and pick_headers(b"NATS/1.0\r\n\r\n") == {}
+
+
+def test_delivery_fields_read_both_reply_layouts() -> None:
+    v1 = b"$JS.ACK.LEDGER.c1.1.42.40.1700000000123456789.7"
+    v2 = b"$JS.ACK.domain.acchash.LEDGER.c1.1.42.40.1700000000123456789.7.tok"
+    assert delivery_fields(v1) == (42, 1700000000123456789, 7)
+    assert delivery_fields(v2) == (42, 1700000000123456789, 7)
+
+
+async def test_frames_carry_sequence_subject_data_and_headers(
+    nats_server: EmbeddedNatsServer,
+) -> None:
+    nc = await connect_frames(nats_server.url)
+    stream = f"FR_{uuid.uuid4().hex[:8]}"
+    await nc.jetstream().add_stream(StreamConfig(name=stream, subjects=[f"{stream}.>"]))
+    for i in range(5):
+        await nc.jetstream().publish(f"{stream}.s{i}", b"d%d" % i, headers={"Hive-I": str(i)})
+    consumer = FramePushConsumer(nc, stream, f"{stream}.>")
+    await consumer.start(3)
+    got = await consumer.take(10, timeout=5)
+    while len(got) < 3:
+        got += await consumer.take(10, timeout=5)
+    await consumer.stop()
+    await nc.close()
+    assert [(m.seq, m.subject, m.data, m.pending) for m in got] == [
+        (3, f"{stream}.s2", b"d2", 2),
+        (4, f"{stream}.s3", b"d3", 1),
+        (5, f"{stream}.s4", b"d4", 0),
+    ]
+    assert pick_headers(got[0].headers) == {"Hive-I": "2"} and got[0].published_ns > 0
+
+
+async def test_the_feed_replaces_a_consumer_the_server_lost(
+    nats_server: EmbeddedNatsServer,
+) -> None:
+    nc = await connect_frames(nats_server.url)
+    stream = f"FR_{uuid.uuid4().hex[:8]}"
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name=stream, subjects=[f"{stream}.>"]))
+    await js.publish(f"{stream}.a", b"1")
+    feed = LedgerFeed(nc, stream, stream, 1)
+    await feed.start()
+    assert [m.seq for m in await feed.take(10, timeout=5)] == [1]
+    for info in await nc.jsm().consumers_info(stream):
+        await nc.jsm().delete_consumer(stream, info.name)
+    for i in range(3):
+        await js.publish(f"{stream}.a", str(i).encode())
+    got: list[int] = []
+    deadline = asyncio.get_running_loop().time() + 20
+    while len(got) < 3 and asyncio.get_running_loop().time() < deadline:
+        got += [m.seq for m in await feed.take(10, timeout=0.3)]
+    await feed.stop()
+    await nc.close()
+    assert got == [2, 3, 4] and feed.restarts >= 1
+
+
+def test_the_intake_reader_replaces_a_silent_consumer(nats_server: EmbeddedNatsServer) -> None:
+    stream = f"IN{uuid.uuid4().hex[:6].upper()}"
+
+    async def setup() -> None:
+        nc = await connect_frames(nats_server.url)
+        await nc.jetstream().add_stream(StreamConfig(name=stream, subjects=[f"{stream}.intake.>"]))
+        await nc.jetstream().publish(f"{stream}.intake.transfer", b"first")
+        await nc.close()
+
+    asyncio.run(setup())
+    reader = IntakeReader(
+        nats_server.url, stream=stream, prefix=f"{stream}.intake", heartbeat_s=0.5
+    )
+    try:
+        assert [m.data for m in reader.fetch(1, 10, timeout=5)] == [b"first"]
+
+        async def lose_consumer() -> None:
+            nc = reader.nc
+            for info in await nc.jsm().consumers_info(stream):
+                await nc.jsm().delete_consumer(stream, info.name)
+            await nc.jetstream().publish(f"{stream}.intake.transfer", b"second")
+
+        reader.loop.run(lose_consumer(), 10)
+        got: list[bytes] = []
+        for _ in range(20):
+            got += [m.data for m in reader.fetch(2 + len(got), 10, timeout=0.5)]
+            if got:
+                break
+        assert got == [b"second"] and reader.restarts >= 2
+    finally:
+        reader.close()
