@@ -112,3 +112,23 @@ def test_a_lost_check_process_is_reported_then_replaced(server) -> None:  # type
         assert [m.seq for m in messages] == [4, 5, 6] and len(checked) == 3
     finally:
         feed.close()
+
+
+def test_the_process_reads_ahead_and_drops_a_wrong_guess(server) -> None:  # type: ignore[no-untyped-def]
+    """After each answer the child checks the batch after it; asked for that one, it
+    answers the same as checking afresh; asked for another (a sequencer that reloaded),
+    it reads there instead."""
+    running, stream = server
+    source = IntakeReader(running.url, stream=stream)
+    here, there = InProcessFeed(source, CHAIN), ProcessFeed(running.url, CHAIN, stream=stream)
+    try:
+        for start in (1, 5, 9, 2, 6):  # 5, 9 and 6 were guessed; 2 was not
+            here.ask(start, 4, 1.0)
+            there.ask(start, 4, 1.0)
+            (mine, checked_here), (theirs, checked_there) = here.take(), there.take()
+            assert [m.seq for m in theirs] == [m.seq for m in mine]
+            assert [m.seq for m in theirs] == list(range(start, min(start + 4, 13)))
+            assert [summary(c) for c in checked_there] == [summary(c) for c in checked_here]
+    finally:
+        there.close()
+        source.close()
