@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
+from streams.check_wire import decode_checked, encode_checked
 from streams.envelope import OpenedTx
 from streams.intake import IntakeMessage, IntakeSource, Refusal, check
 
@@ -105,9 +106,9 @@ class InProcessFeed:
 class ProcessFeed:
     """The check stage in a child process with its own INTAKE connection.
 
-    Requests and answers travel over a pipe (pickled: ~10 µs a transaction). A child that
-    dies or stops answering is replaced at the next ``ask``; the ``take`` that noticed
-    raises ``CheckStageError``. The child ends by itself when the pipe closes.
+    Requests and answers travel over a pipe (answers as msgpack: streams/check_wire.py).
+    A child that dies or stops answering is replaced at the next ``ask``; the ``take``
+    that noticed raises ``CheckStageError``. The child ends by itself when the pipe closes.
     """
 
     def __init__(self, nats_url: str, chain_id: str, stream: str = "INTAKE") -> None:
@@ -161,8 +162,7 @@ class ProcessFeed:
             raise
         if status != "ok":
             raise CheckStageError(f"the check process failed: {payload}")
-        messages, checked = payload
-        return messages, checked
+        return decode_checked(payload[0])
 
     def _stop_child(self) -> None:
         conn, process, self._conn = self._conn, self._process, None
@@ -217,10 +217,10 @@ def _child_main(conn: Connection, nats_url: str, stream: str, chain_id: str) -> 
             ready = None
             conn.send(answer)
             status, payload = answer
-            if status == "ok" and payload[0]:
-                following = (payload[0][-1].seq + 1, limit)
+            if status == "ok" and payload[1]:
+                following = (payload[1] + 1, limit)
                 ready = (following, _answer(source, chain_id, pool, *following, timeout))
-                if ready[1][0] != "ok" or not ready[1][1][0]:
+                if ready[1][0] != "ok" or not ready[1][1][1]:
                     ready = None  # nothing there yet (or a failed read): ask again when asked
     finally:
         pool.shutdown(wait=False)
@@ -235,8 +235,11 @@ def _answer(
     limit: int,
     timeout: float,
 ) -> tuple[str, Any]:
+    """("ok", (the checked batch as msgpack, its last INTAKE sequence or 0)), or
+    ("error", what went wrong)."""
     try:
         messages = source.fetch(start_seq, limit, timeout)
-        return "ok", (messages, check_now(messages, chain_id, pool))
+        checked = check_now(messages, chain_id, pool)
+        return "ok", (encode_checked(messages, checked), messages[-1].seq if messages else 0)
     except Exception as error:  # reported to the sequencer, which resyncs
         return "error", f"{type(error).__name__}: {error}"

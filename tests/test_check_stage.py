@@ -132,3 +132,19 @@ def test_the_process_reads_ahead_and_drops_a_wrong_guess(server) -> None:  # typ
     finally:
         there.close()
         source.close()
+
+
+def test_answers_cross_the_pipe_unchanged() -> None:
+    """streams/check_wire.py: accepted envelopes come back with their typed body, refusals
+    with their code and reason, every message with its sequence, subject and bytes."""
+    from streams.check_wire import decode_checked, encode_checked
+    from streams.intake import IntakeMessage, check
+
+    messages = [IntakeMessage(i + 7, "hive.intake.transfer", e) for i, e in enumerate(envelopes(5))]
+    checked = [check(m, CHAIN) for m in messages]
+    again, checked_again = decode_checked(encode_checked(messages, checked))
+    assert again == messages
+    assert [summary(c) for c in checked_again] == [summary(c) for c in checked]
+    assert isinstance(checked_again[0], OpenedTx) and checked_again[0].body == checked[0].body
+    assert type(checked_again[0].body) is type(checked[0].body)
+    assert decode_checked(encode_checked([], [])) == ([], [])
