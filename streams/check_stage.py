@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
-from streams.check_wire import decode_checked, encode_checked
+from streams.check_wire import decode_checked
 from streams.envelope import OpenedTx
 from streams.intake import IntakeMessage, IntakeSource, Refusal, check
 
@@ -122,9 +122,11 @@ class ProcessFeed:
         self._spawn()
 
     def _spawn(self) -> None:
+        from streams.check_process import child_main  # it imports this module
+
         parent, child = self._context.Pipe()
         process = self._context.Process(
-            target=_child_main, args=(child, self.nats_url, self.stream, self.chain_id),
+            target=child_main, args=(child, self.nats_url, self.stream, self.chain_id),
             name="hiveledger-check", daemon=True,
         )  # fmt: skip
         process.start()
@@ -184,62 +186,3 @@ class ProcessFeed:
             if process.is_alive():
                 process.terminate()
                 process.join(5)
-
-
-def _child_main(conn: Connection, nats_url: str, stream: str, chain_id: str) -> None:
-    """Answer (start_seq, limit, timeout) requests until None or the pipe closes.
-
-    After each answer the child reads and checks the batch after it before the next
-    request comes: the sequencer asks for exactly that one unless it had to reload, so
-    the check stage works two batches ahead of the sequencer and either one waits only
-    when the other is slower for two batches in a row. A guess that was wrong is dropped.
-    """
-    from streams.intake_reader import IntakeReader
-
-    source = IntakeReader(nats_url, stream=stream)
-    # PyNaCl lets go of the interpreter lock while it verifies: on two threads, the two
-    # halves of a batch verify side by side whenever a core is free.
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hiveledger-verify")
-    ready: tuple[tuple[int, int], tuple[str, Any]] | None = None  # (request, answer)
-    try:
-        while True:
-            try:
-                request = conn.recv()
-            except (EOFError, OSError):
-                return
-            if request is None:
-                return
-            start_seq, limit, timeout = request
-            if ready is not None and ready[0] == (start_seq, limit):
-                answer = ready[1]
-            else:
-                answer = _answer(source, chain_id, pool, start_seq, limit, timeout)
-            ready = None
-            conn.send(answer)
-            status, payload = answer
-            if status == "ok" and payload[1]:
-                following = (payload[1] + 1, limit)
-                ready = (following, _answer(source, chain_id, pool, *following, timeout))
-                if ready[1][0] != "ok" or not ready[1][1][1]:
-                    ready = None  # nothing there yet (or a failed read): ask again when asked
-    finally:
-        pool.shutdown(wait=False)
-        source.close()
-
-
-def _answer(
-    source: IntakeSource,
-    chain_id: str,
-    pool: ThreadPoolExecutor,
-    start_seq: int,
-    limit: int,
-    timeout: float,
-) -> tuple[str, Any]:
-    """("ok", (the checked batch as msgpack, its last INTAKE sequence or 0)), or
-    ("error", what went wrong)."""
-    try:
-        messages = source.fetch(start_seq, limit, timeout)
-        checked = check_now(messages, chain_id, pool)
-        return "ok", (encode_checked(messages, checked), messages[-1].seq if messages else 0)
-    except Exception as error:  # reported to the sequencer, which resyncs
-        return "error", f"{type(error).__name__}: {error}"
