@@ -21,7 +21,8 @@ def test_bench_reports_every_figure_from_one_run() -> None:
                 "lag_p50_ms", "lag_p99_ms", "ratio_vs_eventsourcing_sqlite"):  # fmt: skip
         assert isinstance(report[key], int | float) and report[key] >= 0, key
     assert report["accepted"] + report["rejected"] == 400 and report["accepted"] > 0
-    assert report["baseline_accepted"] > 0
+    assert report["baseline_accepted"] > 0 and report["baseline_n"] == 100  # 50 before, 50 after
+    assert len(report["eventsourcing_sqlite_before_after_per_s"]) == 2
     assert report["sync_interval"] == "always"
     assert set(report["sequencer_seconds"]) == {"check", "execute", "record", "wait"}
     processes = {"nats_server", "node_http_projector", "sequencer", "sequencer_check"}

@@ -11,7 +11,10 @@ def bench(
     n: int = typer.Option(100_000, "-n", "--transactions", help="Signed transfers to submit."),
     wallets: int = typer.Option(1_000, "--wallets", help="Wallets they move money among."),
     baseline_n: int = typer.Option(
-        0, "--baseline-n", help="Transfers for the eventsourcing+SQLite baseline (0: all)."
+        0,
+        "--baseline-n",
+        help="Transfers for the eventsourcing+SQLite baseline (0: all): the first half of "
+        "them, run once before the node and once after.",
     ),
     intake: str = typer.Option(
         "bulk",
