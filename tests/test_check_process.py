@@ -4,7 +4,9 @@ same answers as checking on request, in order, however the requests come."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from gateways.sdk import transactions
 from streams.check_process import ReadAhead
@@ -41,9 +43,15 @@ def seqs(answer: tuple[str, object]) -> list[int]:
     return [m.seq for m in messages]
 
 
-def make(intake: CountingIntake, depth: int = 3) -> tuple[ReadAhead, ThreadPoolExecutor]:
+@contextmanager
+def read_ahead(intake: CountingIntake, depth: int = 3) -> Iterator[ReadAhead]:
     pool = ThreadPoolExecutor(max_workers=2)
-    return ReadAhead(intake, CHAIN, pool, depth=depth), pool
+    ahead = ReadAhead(intake, CHAIN, pool, depth=depth)
+    try:
+        yield ahead
+    finally:
+        ahead.close()
+        pool.shutdown()
 
 
 def wait_for(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
@@ -55,8 +63,7 @@ def wait_for(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untype
 
 def test_consecutive_requests_are_served_from_batches_checked_ahead() -> None:
     intake = CountingIntake(40)
-    ahead, pool = make(intake, depth=3)
-    try:
+    with read_ahead(intake, depth=3) as ahead:
         assert seqs(ahead.answer(1, 5, 2.0)) == [1, 2, 3, 4, 5]
         wait_for(lambda: len(ahead.ready) == 3)  # 6-10, 11-15, 16-20 ready; no further
         time.sleep(0.1)
@@ -66,49 +73,34 @@ def test_consecutive_requests_are_served_from_batches_checked_ahead() -> None:
         for start in (11, 16, 21, 26, 31, 36):
             assert seqs(ahead.answer(start, 5, 2.0)) == list(range(start, start + 5))
         assert seqs(ahead.answer(41, 5, 0.1)) == []  # nothing there within the timeout
-    finally:
-        ahead.close()
-        pool.shutdown()
 
 
 def test_a_request_elsewhere_drops_the_guesses_and_reads_there() -> None:
     intake = CountingIntake(30)
-    ahead, pool = make(intake)
-    try:
+    with read_ahead(intake) as ahead:
         assert seqs(ahead.answer(1, 4, 2.0)) == [1, 2, 3, 4]
         wait_for(lambda: len(ahead.ready) == 3)
         assert seqs(ahead.answer(3, 4, 2.0)) == [3, 4, 5, 6]  # a sequencer that reloaded
         assert seqs(ahead.answer(7, 4, 2.0)) == [7, 8, 9, 10]
         assert seqs(ahead.answer(9, 2, 2.0)) == [9, 10]  # another limit is another plan
-    finally:
-        ahead.close()
-        pool.shutdown()
 
 
 def test_what_arrives_after_a_timeout_is_there_at_the_next_request() -> None:
     intake = CountingIntake(2)
-    ahead, pool = make(intake)
-    try:
+    with read_ahead(intake) as ahead:
         assert seqs(ahead.answer(1, 5, 2.0)) == [1, 2]
         assert seqs(ahead.answer(3, 5, 0.1)) == []
         intake.add(envelope(3))
         wait_for(lambda: bool(ahead.ready))
         assert seqs(ahead.answer(3, 5, 2.0)) == [3]
-    finally:
-        ahead.close()
-        pool.shutdown()
 
 
 def test_a_failed_read_is_answered_as_an_error_and_read_again_when_asked() -> None:
     intake = CountingIntake(10)
     intake.fail_at = 6
-    ahead, pool = make(intake)
-    try:
+    with read_ahead(intake) as ahead:
         assert seqs(ahead.answer(1, 5, 2.0)) == [1, 2, 3, 4, 5]
         status, text = ahead.answer(6, 5, 2.0)
         assert status == "error" and "TimeoutError" in str(text)
         intake.fail_at = None
         assert seqs(ahead.answer(6, 5, 2.0)) == [6, 7, 8, 9, 10]
-    finally:
-        ahead.close()
-        pool.shutdown()
