@@ -19,6 +19,7 @@ Of a message's headers the feed keeps the ``Hive-*`` ones, all the projections r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import nats.errors
@@ -30,6 +31,7 @@ from streams.push_frames import Delivered, FrameClient, FramePushConsumer, pick_
 log = logging.getLogger(__name__)
 
 NatsErrors = (nats.errors.Error, nats.js.errors.Error)
+RESTART_RETRY_S = 1.0  # between attempts to start a consumer after one failed
 
 
 def raw_of(msg: Delivered) -> RawMsg:
@@ -57,6 +59,7 @@ class LedgerFeed:
         self.restarts = 0
         self._idle_since_seq = 0  # ``expected`` when an idle check last found messages
         self._closed = False
+        self._started = False
         self._consumer = FramePushConsumer(
             nc, stream, self.filter, max_msgs=max_queue, max_bytes=max_queue_bytes
         )
@@ -65,7 +68,9 @@ class LedgerFeed:
         await self._subscribe()
 
     async def _subscribe(self) -> None:
+        self._started = False
         await self._consumer.start(self.expected)
+        self._started = True
         log.info(
             "ledger feed reading %s on %s from seq %d",
             self.stream,
@@ -81,6 +86,11 @@ class LedgerFeed:
         """
         if self._closed:
             return []
+        if not self._started:  # a restart failed (a server coming back, say): again
+            await asyncio.sleep(min(timeout, RESTART_RETRY_S))
+            await self._restart()
+            if not self._started:
+                return []
         msgs = await self._consumer.take(max_messages, timeout)
         if self._closed:
             return []
@@ -153,9 +163,21 @@ class LedgerFeed:
         await self._restart()
 
     async def _restart(self) -> None:
+        """A new consumer at ``expected``; if the server cannot make one now, the next
+        ``take`` tries again (the runner must not stop for a server that is restarting)."""
         self.restarts += 1
-        if not self._closed:
+        if self._closed:
+            return
+        try:
             await self._subscribe()
+        except (*NatsErrors, TimeoutError, OSError) as err:
+            log.warning(
+                "ledger feed: no consumer at seq %d yet (%s: %s); trying again",
+                self.expected,
+                type(err).__name__,
+                err,
+                extra={"expected": self.expected},
+            )
 
     @property
     def queued(self) -> int:

@@ -56,6 +56,7 @@ PROJECTOR_NICE = 10  # see _yield_cpu
 
 # When idle, the runner folds a WAL of this size or more into the file (see projections/db.py).
 IDLE_CHECKPOINT_BYTES = 8 * 2**20
+CHECKPOINT_RETRY_S = 10.0  # after DuckDB deferred one (a user's query was running)
 
 OnProjected = Callable[[int, list[str]], Awaitable[None] | None]
 
@@ -135,6 +136,7 @@ class BatchProjectionRunner:
         self.max_queue_bytes = max_queue_bytes
         self.on_projected = on_projected
         self.idle_checkpoint_bytes = idle_checkpoint_bytes
+        self._checkpoint_retry_at = 0.0
         self.projector = Projector(db, views if views is not None else default_views(), prefix)
         self.stats = ProjectionStats()
         self.error: BaseException | None = None
@@ -175,7 +177,13 @@ class BatchProjectionRunner:
             start,
             max_queue_bytes=self.max_queue_bytes,
         )
-        await self._feed.start()
+        try:
+            await self._feed.start()
+        except BaseException:
+            feed_nc, self._feed_nc, self._feed = self._feed_nc, None, None
+            with contextlib.suppress(Exception):
+                await feed_nc.close()
+            raise
         self.stats.started_at = time.time()
         self._task = asyncio.create_task(self._run(self._feed), name="projection-runner")
         log.info(
@@ -228,17 +236,19 @@ class BatchProjectionRunner:
 
     async def _checkpoint_if_idle(self, loop: asyncio.AbstractEventLoop) -> None:
         wal = self.db.wal_bytes()
-        if wal < self.idle_checkpoint_bytes:
+        if wal < self.idle_checkpoint_bytes or loop.time() < self._checkpoint_retry_at:
             return
         started = time.perf_counter()
         done = await loop.run_in_executor(self._executor, self.db.checkpoint)
+        if not done:  # a reader's transaction was open: try again a while later
+            self._checkpoint_retry_at = loop.time() + CHECKPOINT_RETRY_S
+            return
         log.info(
-            "idle checkpoint of %s: %.1f MB of WAL %s in %.0f ms",
+            "idle checkpoint of %s: %.1f MB of WAL folded in, in %.0f ms",
             self.db.path,
             wal / 2**20,
-            "folded in" if done else "deferred (a reader is running)",
             (time.perf_counter() - started) * 1000,
-            extra={"db": self.db.path, "wal_bytes": wal, "done": done},
+            extra={"db": self.db.path, "wal_bytes": wal},
         )
 
     async def _gather(self, feed: LedgerFeed, taken: list[RawMsg]) -> list[RawMsg]:

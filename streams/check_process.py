@@ -8,22 +8,29 @@ worker thread keeps up to ``READ_AHEAD`` checked batches ready past the last one
 for, so the sequencer waits only when checking is slower on average; the main thread
 answers the sequencer's requests from that buffer.
 
-The sequencer asks for consecutive positions unless it had to reload; a request for any
-other position drops what was read ahead and starts over there.
+The sequencer asks for consecutive positions, except when it fitted only a prefix of a
+batch into its write (the rest of that batch is then answered from what was checked), or
+when it had to reload: a request for any other position drops what was read ahead and
+starts over there.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
 from streams.check_stage import check_now
 from streams.check_wire import encode_checked
-from streams.intake import IntakeSource
+from streams.envelope import OpenedTx
+from streams.intake import IntakeMessage, IntakeSource, Refusal
+
+log = logging.getLogger(__name__)
 
 READ_AHEAD = 3  # batches
 RETRY_WAIT_S = 0.05  # how long one read waits for INTAKE to have something
@@ -32,20 +39,50 @@ Answer = tuple[str, Any]  # ("ok", (msgpack batch, last INTAKE seq or 0)) | ("er
 Key = tuple[int, int]  # (start_seq, limit)
 
 
-def answer_for(
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A checked batch as the child keeps it: what it sends, and what it was made of."""
+
+    key: Key
+    answer: Answer
+    messages: list[IntakeMessage] = field(default_factory=list)
+    checked: list[OpenedTx | Refusal] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.answer[0] == "ok" and not self.messages
+
+    def tail(self, start_seq: int) -> Batch | None:
+        """The part from ``start_seq`` on, if this batch holds ``start_seq`` after its first
+        message: what a sequencer asks for after fitting only a prefix into its write."""
+        if not self.messages or not self.messages[0].seq < start_seq <= self.messages[-1].seq:
+            return None
+        at = next(i for i, m in enumerate(self.messages) if m.seq == start_seq)
+        messages, checked = self.messages[at:], self.checked[at:]
+        return Batch(
+            (start_seq, self.key[1]),
+            ("ok", (encode_checked(messages, checked), messages[-1].seq)),
+            messages,
+            checked,
+        )
+
+
+def check_batch(
     source: IntakeSource,
     chain_id: str,
     pool: ThreadPoolExecutor,
     start_seq: int,
     limit: int,
     timeout: float,
-) -> Answer:
+) -> Batch:
+    key = (start_seq, limit)
     try:
         messages = source.fetch(start_seq, limit, timeout)
         checked = check_now(messages, chain_id, pool)
-        return "ok", (encode_checked(messages, checked), messages[-1].seq if messages else 0)
+        last = messages[-1].seq if messages else 0
+        return Batch(key, ("ok", (encode_checked(messages, checked), last)), messages, checked)
     except Exception as error:  # reported to the sequencer, which resyncs
-        return "error", f"{type(error).__name__}: {error}"
+        return Batch(key, ("error", f"{type(error).__name__}: {error}"))
 
 
 class ReadAhead:
@@ -64,12 +101,23 @@ class ReadAhead:
         self.pool = pool
         self.depth = depth
         self.cond = threading.Condition()
-        self.ready: deque[tuple[Key, Answer]] = deque()
+        self.ready: deque[Batch] = deque()
+        self.served: Batch | None = None  # the last batch answered
         self.next: Key | None = None  # the batch the worker checks next; None: nothing planned
         self.generation = 0  # bumped when the plan changes: older results are dropped
         self.closed = False
-        self.worker = threading.Thread(target=self._work, name="hiveledger-read-ahead", daemon=True)
+        self.failed: BaseException | None = None  # the worker died (never expected)
+        self.worker = threading.Thread(target=self._run, name="hiveledger-read-ahead", daemon=True)
         self.worker.start()
+
+    def _run(self) -> None:
+        try:
+            self._work()
+        except BaseException as error:
+            log.exception("check read-ahead worker stopped")
+            with self.cond:
+                self.failed = error
+                self.cond.notify_all()
 
     def _work(self) -> None:
         while True:
@@ -81,16 +129,16 @@ class ReadAhead:
                 key, generation = self.next, self.generation
             assert key is not None
             started = time.monotonic()
-            answer = answer_for(self.source, self.chain_id, self.pool, *key, RETRY_WAIT_S)
-            status, payload = answer
-            if status == "ok" and not payload[1]:  # nothing there yet: read again, but
-                time.sleep(max(0.0, started + RETRY_WAIT_S - time.monotonic()))  # not in a spin
+            batch = check_batch(self.source, self.chain_id, self.pool, *key, RETRY_WAIT_S)
+            if batch.empty:  # nothing there yet: read again, but not in a spin
+                time.sleep(max(0.0, started + RETRY_WAIT_S - time.monotonic()))
                 continue
             with self.cond:
                 if generation != self.generation:
                     continue  # the sequencer went elsewhere meanwhile
-                self.ready.append((key, answer))
-                self.next = (payload[1] + 1, key[1]) if status == "ok" else None
+                self.ready.append(batch)
+                ok = batch.answer[0] == "ok"
+                self.next = (batch.messages[-1].seq + 1, key[1]) if ok else None
                 self.cond.notify_all()
 
     def answer(self, start_seq: int, limit: int, timeout: float) -> Answer:
@@ -98,22 +146,29 @@ class ReadAhead:
         key = (start_seq, limit)
         deadline = time.monotonic() + timeout
         with self.cond:
-            planned = self.ready[0][0] == key if self.ready else self.next == key
+            if self.failed is not None:
+                raise RuntimeError("the check read-ahead worker stopped") from self.failed
+            tail = self.served.tail(start_seq) if self.served is not None else None
+            if tail is not None and tail.key[1] == limit:
+                self.served = tail  # the plan after it still holds
+                return tail.answer
+            planned = self.ready[0].key == key if self.ready else self.next == key
             if not planned:
                 self.ready.clear()
                 self.next = key
                 self.generation += 1
                 self.cond.notify_all()
-            while not (self.ready and self.ready[0][0] == key):
+            while not (self.ready and self.ready[0].key == key):
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self.failed is not None:
                     return "ok", (encode_checked([], []), 0)
                 self.cond.wait(left)
-            _, answer = self.ready.popleft()
-            if answer[0] != "ok":
+            batch = self.ready.popleft()
+            self.served = batch
+            if batch.answer[0] != "ok":
                 self.next = None  # asked again after an error: starts over then
             self.cond.notify_all()  # room for one more
-            return answer
+            return batch.answer
 
     def close(self) -> None:
         with self.cond:
@@ -123,7 +178,8 @@ class ReadAhead:
 
 
 def child_main(conn: Connection, nats_url: str, stream: str, chain_id: str) -> None:
-    """Answer (start_seq, limit, timeout) requests until None or the pipe closes."""
+    """Answer (start_seq, limit, timeout) requests until None or the pipe closes (or the
+    read-ahead fails: the pipe closes with this process, and the sequencer starts another)."""
     from streams.intake_reader import IntakeReader
 
     source = IntakeReader(nats_url, stream=stream)

@@ -62,7 +62,18 @@ class IntakeReader:
         return self.loop.run(self._fetch(start_seq, limit, timeout), timeout + CALL_GRACE_S)
 
     async def _fetch(self, start_seq: int, limit: int, timeout: float) -> list[IntakeMessage]:
-        if not self._started or start_seq != self.expected or self._consumer.stale:
+        lost = (
+            self._started
+            and start_seq == self.expected
+            and (self._consumer.stale or self._consumer.lost_since(self.expected))
+        )
+        if lost:
+            log.warning(
+                "intake reader: nothing from seq %d on came through (%s); reading again there",
+                self.expected,
+                "the consumer fell silent" if self._consumer.stale else "frames were lost",
+            )
+        if lost or not self._started or start_seq != self.expected:
             await self._subscribe(start_seq)
         taken: list[IntakeMessage] = []
         for msg in await self._consumer.take(limit, timeout):

@@ -47,6 +47,7 @@ INACTIVE_THRESHOLD_S = 300.0  # the server deletes a consumer nobody reads for t
 _STATUS_AT = len(b"NATS/1.0")  # a space there starts an inline status ("NATS/1.0 100 ...")
 _STALLED = b"Nats-Consumer-Stalled:"
 NatsErrors = (nats.errors.Error, nats.js.errors.Error)
+_LAST_STREAM = re.compile(rb"\r\nNats-Last-Stream:\s*(\d+)")
 # A header line "Hive-<name>: <value>": a header name is printable ASCII without ':'.
 _HIVE_HEADER = re.compile(rb"\r\n(Hive-[!-9;-~]*):[ \t]*([^\r\n]*)")
 
@@ -98,6 +99,7 @@ class FrameQueue:
         self.last_activity = time.monotonic()
         self.arrived = asyncio.Event()
         self.answer_now: list[str] = []  # flow-control replies a stalled heartbeat asked for
+        self.last_stream = 0  # the last stream sequence delivered, as a heartbeat says
 
     def receive(self, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
         self.last_activity = time.monotonic()
@@ -121,7 +123,10 @@ class FrameQueue:
             self.items.append(_FlowControl(reply.decode()))
             self.arrived.set()
             return
-        at = headers.find(_STALLED)  # an idle heartbeat; maybe stalled on a request
+        last = _LAST_STREAM.search(headers)  # an idle heartbeat: what it had delivered
+        if last:
+            self.last_stream = int(last.group(1))
+        at = headers.find(_STALLED)  # maybe stalled on a flow-control request
         if at >= 0:
             end = headers.find(b"\r\n", at)
             stalled = headers[at + len(_STALLED) : end if end >= 0 else None].strip()
@@ -245,6 +250,13 @@ class FramePushConsumer:
         if self._queue is None:
             return 0.0
         return time.monotonic() - self._queue.last_activity
+
+    def lost_since(self, expected: int) -> bool:
+        """True when nothing is queued but a heartbeat said the consumer had delivered
+        ``expected`` or later: frames were lost on the way (a reconnect, say). A lost last
+        frame shows no jump in sequence; this shows it."""
+        queue = self._queue
+        return queue is not None and not queue.msgs and queue.last_stream >= expected > 0
 
     @property
     def stale(self) -> bool:

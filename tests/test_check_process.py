@@ -75,14 +75,30 @@ def test_consecutive_requests_are_served_from_batches_checked_ahead() -> None:
         assert seqs(ahead.answer(41, 5, 0.1)) == []  # nothing there within the timeout
 
 
+def test_the_rest_of_a_batch_cut_short_is_answered_from_what_was_checked() -> None:
+    """A sequencer that fitted only a prefix of a batch into its write asks for the rest:
+    it comes from the batch already checked, and the batches read ahead still fit."""
+    intake = CountingIntake(30)
+    with read_ahead(intake) as ahead:
+        assert seqs(ahead.answer(1, 4, 2.0)) == [1, 2, 3, 4]
+        wait_for(lambda: len(ahead.ready) == 3)
+        reads = len(intake.reads)
+        assert seqs(ahead.answer(3, 4, 2.0)) == [3, 4]
+        assert seqs(ahead.answer(4, 4, 2.0)) == [4]
+        assert seqs(ahead.answer(5, 4, 2.0)) == [5, 6, 7, 8]
+        wait_for(lambda: len(intake.reads) > reads)
+        assert intake.reads[reads:] == [(17, 4)]  # read on, nothing read again
+
+
 def test_a_request_elsewhere_drops_the_guesses_and_reads_there() -> None:
     intake = CountingIntake(30)
     with read_ahead(intake) as ahead:
         assert seqs(ahead.answer(1, 4, 2.0)) == [1, 2, 3, 4]
         wait_for(lambda: len(ahead.ready) == 3)
-        assert seqs(ahead.answer(3, 4, 2.0)) == [3, 4, 5, 6]  # a sequencer that reloaded
-        assert seqs(ahead.answer(7, 4, 2.0)) == [7, 8, 9, 10]
-        assert seqs(ahead.answer(9, 2, 2.0)) == [9, 10]  # another limit is another plan
+        assert seqs(ahead.answer(11, 4, 2.0)) == [11, 12, 13, 14]  # a jump ahead
+        assert seqs(ahead.answer(2, 4, 2.0)) == [2, 3, 4, 5]  # a sequencer that reloaded
+        assert seqs(ahead.answer(6, 4, 2.0)) == [6, 7, 8, 9]
+        assert seqs(ahead.answer(10, 2, 2.0)) == [10, 11]  # another limit is another plan
 
 
 def test_what_arrives_after_a_timeout_is_there_at_the_next_request() -> None:

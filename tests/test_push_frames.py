@@ -119,3 +119,76 @@ def test_the_intake_reader_replaces_a_silent_consumer(nats_server: EmbeddedNatsS
         assert got == [b"second"] and reader.restarts >= 2
     finally:
         reader.close()
+
+
+def test_the_intake_reader_reads_again_a_last_message_lost_on_the_way(
+    nats_server: EmbeddedNatsServer,
+) -> None:
+    """A lost last frame shows no jump in sequence; the heartbeat's last delivered stream
+    sequence shows it, and the reader starts a new consumer there."""
+    stream = f"IN{uuid.uuid4().hex[:6].upper()}"
+    subject = f"{stream}.intake.transfer"
+
+    async def setup() -> None:
+        nc = await connect_frames(nats_server.url)
+        await nc.jetstream().add_stream(StreamConfig(name=stream, subjects=[f"{stream}.intake.>"]))
+        await nc.jetstream().publish(subject, b"first")
+        await nc.close()
+
+    asyncio.run(setup())
+    reader = IntakeReader(
+        nats_server.url, stream=stream, prefix=f"{stream}.intake", heartbeat_s=0.5
+    )
+    try:
+        assert [m.data for m in reader.fetch(1, 10, timeout=5)] == [b"first"]
+        queue = reader._consumer._queue
+        assert queue is not None
+        receive, dropped = queue.receive, []
+
+        def drop_the_next(subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
+            if data and not dropped:
+                dropped.append(data)
+                return
+            receive(subject, reply, data, headers)
+
+        queue.receive = drop_the_next  # type: ignore[method-assign]
+        reader.loop.run(reader.nc.jetstream().publish(subject, b"second"), 10)
+        got: list[bytes] = []
+        for _ in range(20):
+            got += [m.data for m in reader.fetch(2, 10, timeout=0.5)]
+            if got:
+                break
+        assert dropped == [b"second"] and got == [b"second"] and reader.restarts >= 2
+    finally:
+        reader.close()
+
+
+async def test_a_feed_whose_restart_fails_tries_again(nats_server: EmbeddedNatsServer) -> None:
+    """A server that cannot make a consumer for a while (one coming back after a restart)
+    does not stop the projector's feed: the next take tries again."""
+    nc = await connect_frames(nats_server.url)
+    stream = f"FR_{uuid.uuid4().hex[:8]}"
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name=stream, subjects=[f"{stream}.>"]))
+    await js.publish(f"{stream}.a", b"1")
+    feed = LedgerFeed(nc, stream, stream, 1)
+    await feed.start()
+    assert [m.seq for m in await feed.take(10, timeout=5)] == [1]
+    start, failures = feed._consumer.start, []
+
+    async def refuse_once(start_seq: int) -> None:
+        if not failures:
+            failures.append(start_seq)
+            raise TimeoutError("JetStream API timed out")
+        await start(start_seq)
+
+    feed._consumer.start = refuse_once  # type: ignore[method-assign]
+    await feed._restart()  # as after a gap: fails, and is tried again by take
+    await js.publish(f"{stream}.a", b"2")
+    got: list[int] = []
+    deadline = asyncio.get_running_loop().time() + 20
+    while not got and asyncio.get_running_loop().time() < deadline:
+        got += [m.seq for m in await feed.take(10, timeout=0.3)]
+    await feed.stop()
+    await nc.close()
+    assert failures == [2] and got == [2]
