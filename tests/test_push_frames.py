@@ -13,6 +13,7 @@ from nats.js.api import StreamConfig
 from projections.feed import LedgerFeed
 from streams.intake_reader import IntakeReader
 from streams.push_frames import (
+    FrameClient,
     FramePushConsumer,
     connect_frames,
     delivery_fields,
@@ -64,17 +65,25 @@ async def test_frames_carry_sequence_subject_data_and_headers(
     assert pick_headers(got[0].headers) == {"Hive-I": "2"} and got[0].published_ns > 0
 
 
-async def test_the_feed_replaces_a_consumer_the_server_lost(
-    nats_server: EmbeddedNatsServer,
-) -> None:
-    nc = await connect_frames(nats_server.url)
+async def feed_past_one_message(
+    server: EmbeddedNatsServer,
+) -> tuple[FrameClient, str, LedgerFeed]:
+    """A stream of its own with one message, and a started feed that has read it."""
+    nc = await connect_frames(server.url)
     stream = f"FR_{uuid.uuid4().hex[:8]}"
-    js = nc.jetstream()
-    await js.add_stream(StreamConfig(name=stream, subjects=[f"{stream}.>"]))
-    await js.publish(f"{stream}.a", b"1")
+    await nc.jetstream().add_stream(StreamConfig(name=stream, subjects=[f"{stream}.>"]))
+    await nc.jetstream().publish(f"{stream}.a", b"1")
     feed = LedgerFeed(nc, stream, stream, 1)
     await feed.start()
     assert [m.seq for m in await feed.take(10, timeout=5)] == [1]
+    return nc, stream, feed
+
+
+async def test_the_feed_replaces_a_consumer_the_server_lost(
+    nats_server: EmbeddedNatsServer,
+) -> None:
+    nc, stream, feed = await feed_past_one_message(nats_server)
+    js = nc.jetstream()
     for info in await nc.jsm().consumers_info(stream):
         await nc.jsm().delete_consumer(stream, info.name)
     for i in range(3):
@@ -88,27 +97,33 @@ async def test_the_feed_replaces_a_consumer_the_server_lost(
     assert got == [2, 3, 4] and feed.restarts >= 1
 
 
-def test_the_intake_reader_replaces_a_silent_consumer(nats_server: EmbeddedNatsServer) -> None:
+def reader_past_one_message(server: EmbeddedNatsServer) -> tuple[IntakeReader, str, str]:
+    """An INTAKE-like stream of its own with one message, and a reader (heartbeats every
+    0.5 s) that has read it; returns the reader, the stream and its subject."""
     stream = f"IN{uuid.uuid4().hex[:6].upper()}"
+    subject = f"{stream}.intake.transfer"
 
     async def setup() -> None:
-        nc = await connect_frames(nats_server.url)
+        nc = await connect_frames(server.url)
         await nc.jetstream().add_stream(StreamConfig(name=stream, subjects=[f"{stream}.intake.>"]))
-        await nc.jetstream().publish(f"{stream}.intake.transfer", b"first")
+        await nc.jetstream().publish(subject, b"first")
         await nc.close()
 
     asyncio.run(setup())
-    reader = IntakeReader(
-        nats_server.url, stream=stream, prefix=f"{stream}.intake", heartbeat_s=0.5
-    )
+    reader = IntakeReader(server.url, stream=stream, prefix=f"{stream}.intake", heartbeat_s=0.5)
+    assert [m.data for m in reader.fetch(1, 10, timeout=5)] == [b"first"]
+    return reader, stream, subject
+
+
+def test_the_intake_reader_replaces_a_silent_consumer(nats_server: EmbeddedNatsServer) -> None:
+    reader, stream, subject = reader_past_one_message(nats_server)
     try:
-        assert [m.data for m in reader.fetch(1, 10, timeout=5)] == [b"first"]
 
         async def lose_consumer() -> None:
             nc = reader.nc
             for info in await nc.jsm().consumers_info(stream):
                 await nc.jsm().delete_consumer(stream, info.name)
-            await nc.jetstream().publish(f"{stream}.intake.transfer", b"second")
+            await nc.jetstream().publish(subject, b"second")
 
         reader.loop.run(lose_consumer(), 10)
         got: list[bytes] = []
@@ -126,21 +141,8 @@ def test_the_intake_reader_reads_again_a_last_message_lost_on_the_way(
 ) -> None:
     """A lost last frame shows no jump in sequence; the heartbeat's last delivered stream
     sequence shows it, and the reader starts a new consumer there."""
-    stream = f"IN{uuid.uuid4().hex[:6].upper()}"
-    subject = f"{stream}.intake.transfer"
-
-    async def setup() -> None:
-        nc = await connect_frames(nats_server.url)
-        await nc.jetstream().add_stream(StreamConfig(name=stream, subjects=[f"{stream}.intake.>"]))
-        await nc.jetstream().publish(subject, b"first")
-        await nc.close()
-
-    asyncio.run(setup())
-    reader = IntakeReader(
-        nats_server.url, stream=stream, prefix=f"{stream}.intake", heartbeat_s=0.5
-    )
+    reader, _, subject = reader_past_one_message(nats_server)
     try:
-        assert [m.data for m in reader.fetch(1, 10, timeout=5)] == [b"first"]
         queue = reader._consumer._queue
         assert queue is not None
         receive, dropped = queue.receive, []
@@ -166,14 +168,8 @@ def test_the_intake_reader_reads_again_a_last_message_lost_on_the_way(
 async def test_a_feed_whose_restart_fails_tries_again(nats_server: EmbeddedNatsServer) -> None:
     """A server that cannot make a consumer for a while (one coming back after a restart)
     does not stop the projector's feed: the next take tries again."""
-    nc = await connect_frames(nats_server.url)
-    stream = f"FR_{uuid.uuid4().hex[:8]}"
+    nc, stream, feed = await feed_past_one_message(nats_server)
     js = nc.jetstream()
-    await js.add_stream(StreamConfig(name=stream, subjects=[f"{stream}.>"]))
-    await js.publish(f"{stream}.a", b"1")
-    feed = LedgerFeed(nc, stream, stream, 1)
-    await feed.start()
-    assert [m.seq for m in await feed.take(10, timeout=5)] == [1]
     start, failures = feed._consumer.start, []
 
     async def refuse_once(start_seq: int) -> None:
