@@ -40,6 +40,40 @@ class TxRecord(LedgerAggregate):
     def create_id(txid: str) -> str:
         return f"tx.{txid}"
 
+    @classmethod
+    def decided(
+        cls,
+        *,
+        txid: str,
+        status: str,
+        kind: str,
+        signer: str,
+        nonce: int,
+        envelope: str,
+        intake_seq: int,
+        sequenced_at: int,
+        code: str = "",
+        reason: str = "",
+    ) -> TxRecord:
+        """The same record as ``TxRecord(...)``, made the way eventsourcing's documentation
+        shows for explicit creation (``cls._create(cls.Decided, ...)``): without the
+        constructor's argument coercion, ~20% of the cost of a record, paid once for every
+        transaction the sequencer decides."""
+        return cls._create(
+            cls.Decided,
+            id=cls.create_id(txid),
+            txid=txid,
+            status=status,
+            kind=kind,
+            signer=signer,
+            nonce=nonce,
+            envelope=envelope,
+            intake_seq=intake_seq,
+            sequenced_at=sequenced_at,
+            code=code,
+            reason=reason,
+        )
+
     def __init__(
         self,
         txid: str,

@@ -36,7 +36,7 @@ def decide(
         "sequenced_at": sequenced_at,
     }
     if isinstance(item, Refusal):
-        return TxRecord(
+        return TxRecord.decided(
             status=REJECTED,
             kind=item.kind,
             signer="",
@@ -50,7 +50,7 @@ def decide(
     try:
         execute(to_command(item, sequenced_at), book)
     except LedgerError as error:
-        return TxRecord(
+        return TxRecord.decided(
             status=REJECTED,
             kind=kind,
             signer=body.signer,
@@ -59,4 +59,6 @@ def decide(
             reason=error.reason,
             **common,
         )
-    return TxRecord(status=ACCEPTED, kind=kind, signer=body.signer, nonce=body.nonce, **common)
+    return TxRecord.decided(
+        status=ACCEPTED, kind=kind, signer=body.signer, nonce=body.nonce, **common
+    )

@@ -85,6 +85,23 @@ def test_a_wallet_opens_the_same_way_by_call_or_by_open() -> None:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "outcome", [{"status": ACCEPTED}, {"status": REJECTED, "code": "c", "reason": "r"}]
+)
+def test_a_record_made_by_decided_is_the_record_the_constructor_makes(outcome: dict) -> None:  # type: ignore[type-arg]
+    fields = {"txid": "ab", "kind": "transfer", "signer": "s", "nonce": 1, "envelope": "e",
+              "intake_seq": 3, "sequenced_at": 5, **outcome}  # fmt: skip
+    by_call, by_decided = TxRecord(**fields), TxRecord.decided(**fields)
+    [called], [decided] = by_call.collect_events(), by_decided.collect_events()
+    assert type(called) is type(decided) is TxRecord.Decided
+    assert {**vars(called), "timestamp": None} == {**vars(decided), "timestamp": None}
+    assert {**vars(by_call)} | {"_created_on": None, "_modified_on": None} == {
+        **vars(by_decided)
+    } | {"_created_on": None, "_modified_on": None}
+    with pytest.raises(AssertionError):  # the constructor's guards run either way
+        TxRecord.decided(**{**fields, "status": ACCEPTED, "code": "c"})
+
+
 def test_transaction_record_is_decided_once() -> None:
     rec = TxRecord(
         txid="ab",

@@ -89,10 +89,12 @@ def eventsourcing_sqlite(
         }
         try:
             execute(to_command(item, 0), book)
-            record = TxRecord(status=ACCEPTED, **fields)
+            record = TxRecord.decided(status=ACCEPTED, **fields)
             accepted += 1
         except LedgerError as error:
-            record = TxRecord(status=REJECTED, code=error.code, reason=error.reason, **fields)
+            record = TxRecord.decided(
+                status=REJECTED, code=error.code, reason=error.reason, **fields
+            )
         app.record([*book.changed.values(), record])
         if i % 500 == 499:
             progress(500)
