@@ -17,6 +17,7 @@ starts over there.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections import deque
@@ -182,6 +183,7 @@ def child_main(conn: Connection, nats_url: str, stream: str, chain_id: str) -> N
     read-ahead fails: the pipe closes with this process, and the sequencer starts another)."""
     from streams.intake_reader import IntakeReader
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopped by its pipe, as the sequencer is
     source = IntakeReader(nats_url, stream=stream)
     # PyNaCl lets go of the interpreter lock while it verifies: on two threads, the two
     # halves of a batch verify side by side whenever a core is free.

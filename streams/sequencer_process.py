@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import signal
 import threading
 from dataclasses import dataclass, fields
 from multiprocessing.sharedctypes import SynchronizedArray
@@ -48,6 +49,9 @@ def _child(config: SequencerConfig, stop: Any, shared: SynchronizedArray[Any]) -
     from streams.sequencer import Sequencer
 
     logging.basicConfig(level=config.log_level, format="%(name)s[sequencer]: %(message)s")
+    # A Ctrl-C reaches every process of the terminal's group; the node stops this one in
+    # order (``stop``), between batches, instead of a KeyboardInterrupt inside one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     app = LedgerApplication(env={
         "PERSISTENCE_MODULE": "streams.persistence",
         "HIVELEDGER_NATS_URL": config.nats_url,
