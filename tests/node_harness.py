@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
+import pytest_asyncio
 
 from gateways.bootstrap import Node, NodeSettings
 from gateways.sdk.node_http import NodeHTTP
@@ -24,6 +28,28 @@ def settings_for(data: Path, home: Path) -> NodeSettings:
 
 async def start_node(data: Path, home: Path) -> Node:
     return await Node(settings_for(data, home)).start()
+
+
+Prepare = Callable[[Node, Path], Awaitable[object]]
+
+
+def module_node(tag: str, prepare: Prepare | None = None) -> Any:
+    """A module-scoped fixture ``node``: one dev node for the whole test module, under a
+    directory named after ``tag``; ``prepare(node, home)`` runs once it is up (funding
+    wallets, say). Use as ``node = module_node("rpc", prepare=...)``."""
+
+    @pytest_asyncio.fixture(loop_scope="module", scope="module")
+    async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
+        base = tmp_path_factory.mktemp(tag)
+        started = await start_node(base / "data", base / "home")
+        try:
+            if prepare is not None:
+                await prepare(started, base / "home")
+            yield started
+        finally:
+            await started.stop()
+
+    return node
 
 
 def treasury_of(home: Path) -> Keypair:

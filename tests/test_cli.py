@@ -12,7 +12,6 @@ import asyncio
 import json
 import re
 import socket
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from gateways.bootstrap import Node
 from gateways.cli.main import app
 from streams.keys import Keypair, check_mnemonic
 from streams.keystore import Keystore
-from tests.node_harness import counts, start_node
+from tests.node_harness import counts, module_node
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -66,12 +65,7 @@ class Cli:
         return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
-    base = tmp_path_factory.mktemp("cli-node")
-    started = await start_node(base / "data", base / "home")
-    yield started
-    await started.stop()
+node = module_node("cli-node")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +28,7 @@ import pytest_asyncio
 from gateways.bootstrap import Node
 from streams.keys import Keypair
 from streams.keystore import Keystore
-from tests.node_harness import FAST_KDF, start_node
+from tests.node_harness import FAST_KDF, module_node
 from tests.test_cli import Cli, assert_refused, counts
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -47,12 +46,7 @@ FUNDS = {"pub": "60", "m1": "5", "m2": "5", "v1": "10", "v2": "10", "bot": "5"}
 T1_REWARD = 10 * UNIT
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
-    base = tmp_path_factory.mktemp("cli-market-node")
-    started = await start_node(base / "data", base / "home")
-    yield started
-    await started.stop()
+node = module_node("cli-market-node")
 
 
 @pytest.fixture(scope="module")

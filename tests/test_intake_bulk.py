@@ -7,29 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from domain.errors import LedgerError
 from gateways.bootstrap import Node
 from gateways.sdk import transactions
 from streams.intake_bulk import publish_bulk
 from streams.keys import Keypair
-from tests.node_harness import call, client, counts, raw_post, start_node, treasury_of
+from tests.node_harness import call, client, counts, module_node, raw_post, treasury_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 RECIPIENTS = [Keypair.from_seed32(bytes([40 + i]) * 32) for i in range(5)]
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
-    base = tmp_path_factory.mktemp("bulk")
-    started = await start_node(base / "data", base / "home")
-    yield started
-    await started.stop()
+node = module_node("bulk")
 
 
 async def decided(node: Node) -> int:

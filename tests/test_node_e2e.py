@@ -9,18 +9,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from domain.errors import ErrorCode, LedgerError
 from gateways.bootstrap import Node
 from gateways.sdk import transactions
 from streams.envelope import PAYLOAD_TYPE, pae
 from streams.keys import Keypair
-from tests.node_harness import call, client, counts, raw_post, start_node, treasury_of
+from tests.node_harness import call, client, counts, module_node, raw_post, treasury_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -28,12 +26,7 @@ ALICE = Keypair.from_seed32(b"a" * 32)
 BOB = Keypair.from_seed32(b"b" * 32)
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
-    base = tmp_path_factory.mktemp("node")
-    started = await start_node(base / "data", base / "home")
-    yield started
-    await started.stop()
+node = module_node("node")
 
 
 async def fund(node: Node, to: Keypair, amount: int) -> dict[str, Any]:

@@ -4,11 +4,10 @@ the GET routes, each answering exactly what the JSON-RPC method over the same re
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from gateways.bootstrap import Node
 from streams import wire
@@ -25,7 +24,7 @@ from tests.market_node import (
     task_fields,
     until,
 )
-from tests.node_harness import call, client, counts, start_node
+from tests.node_harness import call, client, counts, module_node
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -34,13 +33,11 @@ V1, V2, REPORTER = Actor.named("r-v1"), Actor.named("r-v2"), Actor.named("r-repo
 UNKNOWN = Actor.named("r-nobody")
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
-    base = tmp_path_factory.mktemp("rest-market")
-    started = await start_node(base / "data", base / "home")
-    await fund(started, 100 * TOKEN, PUBLISHER, MINER, V1, V2, REPORTER)
-    yield started
-    await started.stop()
+async def fund_actors(node: Node, home: Path) -> None:
+    await fund(node, 100 * TOKEN, PUBLISHER, MINER, V1, V2, REPORTER)
+
+
+node = module_node("rest-market", prepare=fund_actors)
 
 
 async def submit(node: Node, actor: Actor, kind: type[wire.Body], **fields: Any) -> str:

@@ -5,10 +5,9 @@ writes signed locally, results under seed 000's names. Error paths: tests/test_r
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from domain.errors import ErrorCode
 from gateways.bootstrap import Node
@@ -26,7 +25,7 @@ from tests.market_node import (
     task_fields,
     until,
 )
-from tests.node_harness import counts, start_node
+from tests.node_harness import counts, module_node
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -34,13 +33,11 @@ PUBLISHER, MINER, MINER2 = Actor.named("publisher"), Actor.named("miner"), Actor
 V1, V2 = Actor.named("validator1"), Actor.named("validator2")
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
-    base = tmp_path_factory.mktemp("rpc")
-    started = await start_node(base / "data", base / "home")
-    await fund(started, 100 * TOKEN, PUBLISHER, MINER, MINER2, V1, V2)
-    yield started
-    await started.stop()
+async def fund_actors(node: Node, home: Path) -> None:
+    await fund(node, 100 * TOKEN, PUBLISHER, MINER, MINER2, V1, V2)
+
+
+node = module_node("rpc", prepare=fund_actors)
 
 
 async def details(node: Node, task_id: str) -> dict:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from domain.errors import ErrorCode
 from gateways.bootstrap import Node
@@ -23,7 +22,7 @@ from gateways.sdk import transactions
 from streams import wire
 from streams import wire_market as wm
 from tests.market_node import TOKEN, Actor, digest, fund, ok, rpc, rpc_raw, task_fields
-from tests.node_harness import counts, start_node
+from tests.node_harness import counts, module_node
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -32,14 +31,12 @@ M1, M2 = Actor.named("e-miner1"), Actor.named("e-miner2")
 TX = "ab" * 32
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
-    base = tmp_path_factory.mktemp("rpc-errors")
-    started = await start_node(base / "data", base / "home")
-    await fund(started, 100 * TOKEN, RICH, M1, M2, LONER)
-    await fund(started, 1_000, POOR)
-    yield started
-    await started.stop()
+async def fund_actors(node: Node, home: Path) -> None:
+    await fund(node, 100 * TOKEN, RICH, M1, M2, LONER)
+    await fund(node, 1_000, POOR)
+
+
+node = module_node("rpc-errors", prepare=fund_actors)
 
 
 def request(method: str, params: Any, id_: Any = 9) -> bytes:

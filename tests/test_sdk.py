@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from domain.errors import ErrorCode
 from gateways.bootstrap import Node
@@ -36,7 +35,7 @@ from gateways.sdk import (
 from gateways.sdk.miner import solution_fields
 from streams.keys import Keypair
 from streams.keystore import Keystore
-from tests.node_harness import FAST_KDF, start_node, treasury_of
+from tests.node_harness import FAST_KDF, module_node, treasury_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -47,20 +46,16 @@ KEYS = {name: Keypair.from_seed32(name.encode().ljust(32, b".")) for name in (
 MINER = MinerConfig("sdk-miner", ["python"], [TaskType.CODE_ANALYSIS], 2 * UNIT, {"email": "m@x"})
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
-    base = tmp_path_factory.mktemp("sdk")
-    started = await start_node(base / "data", base / "home")
-    try:
-        treasury = treasury_of(base / "home")
-        async with HiveClient(started.http_url, wallet=treasury) as client:
-            await until(client.get_chain_info, what="the node's genesis projected")
-            for name, keypair in KEYS.items():
-                if name != "poor":
-                    await client.transfer(keypair.address, FUNDS)
-        yield started
-    finally:
-        await started.stop()
+async def fund_wallets(node: Node, home: Path) -> None:
+    treasury = treasury_of(home)
+    async with HiveClient(node.http_url, wallet=treasury) as client:
+        await until(client.get_chain_info, what="the node's genesis projected")
+        for name, keypair in KEYS.items():
+            if name != "poor":
+                await client.transfer(keypair.address, FUNDS)
+
+
+node = module_node("sdk", prepare=fund_wallets)
 
 
 async def until(probe: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
