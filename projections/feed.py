@@ -22,15 +22,19 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import nats.errors
 import nats.js.errors
 
 from projections.records import RawMsg
-from streams.push_frames import Delivered, FrameClient, FramePushConsumer, pick_headers
+from streams.push_frames import (
+    Delivered,
+    FrameClient,
+    FramePushConsumer,
+    NatsErrors,
+    pick_headers,
+)
 
 log = logging.getLogger(__name__)
 
-NatsErrors = (nats.errors.Error, nats.js.errors.Error)
 RESTART_RETRY_S = 1.0  # between attempts to start a consumer after one failed
 
 

@@ -1,5 +1,6 @@
 """The check stage: INTAKE fetched and checked (size, signature, strict decoding) in
-batches, one batch ahead of the sequencer.
+batches, ahead of the sequencer (in its own process, up to three batches ahead:
+streams/check_process.py).
 
 Checking is pure and costs ~140 µs a transaction, most of it Python (decoding, address
 checksums) around a ~45 µs signature check. On a thread next to the sequencer it takes

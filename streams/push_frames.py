@@ -18,7 +18,7 @@ subscription:
   holds back what the reader has not taken (the queue stays near one window). A heartbeat
   saying the consumer is stalled on a request is answered at once.
 - **Order and loss.** Frames come in stream order. Whoever reads them checks the stream
-  sequences (``Delivered.seq``) and calls ``restart(seq)`` on a jump it cannot explain,
+  sequences (``Delivered.seq``) and calls ``start(seq)`` again on a jump it cannot explain,
   as nats-py's ordered consumer would do on a jump in the consumer sequence. The queue
   also has hard caps (messages, bytes): above them frames are dropped, which the reader
   sees as a jump. ``silent_for()`` tells how long nothing at all came, not even a

@@ -1,6 +1,6 @@
 """The sequencer: the one writer of the LEDGER stream.
 
-It takes INTAKE in order and in batches, checked one batch ahead by its check stage
+It takes INTAKE in order and in batches, checked ahead of it by its check stage
 (streams/check_stage.py), runs each transaction on the domain aggregates held in memory
 (streams/decide.py), and records every resulting event, every transaction record
 (accepted, or rejected with its code) and the position in INTAKE in ONE atomic write: a
