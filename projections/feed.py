@@ -63,7 +63,6 @@ class LedgerFeed:
         self.restarts = 0
         self._idle_since_seq = 0  # ``expected`` when an idle check last found messages
         self._closed = False
-        self._started = False
         self._consumer = FramePushConsumer(
             nc, stream, self.filter, max_msgs=max_queue, max_bytes=max_queue_bytes
         )
@@ -72,9 +71,7 @@ class LedgerFeed:
         await self._subscribe()
 
     async def _subscribe(self) -> None:
-        self._started = False
         await self._consumer.start(self.expected)
-        self._started = True
         log.info(
             "ledger feed reading %s on %s from seq %d",
             self.stream,
@@ -90,10 +87,10 @@ class LedgerFeed:
         """
         if self._closed:
             return []
-        if not self._started:  # a restart failed (a server coming back, say): again
+        if not self._consumer.started:  # a restart failed (a server coming back, say): again
             await asyncio.sleep(min(timeout, RESTART_RETRY_S))
             await self._restart()
-            if not self._started:
+            if not self._consumer.started:
                 return []
         msgs = await self._consumer.take(max_messages, timeout)
         if self._closed:

@@ -1,4 +1,4 @@
-"""INTAKE read in order through an ordered push consumer, for the check stage.
+"""INTAKE read in order through a push consumer, for the check stage.
 
 Direct Get answers any position at once (the check stage first read INTAKE that way),
 but adds six ``Nats-*`` headers to every message, and nats-py parses each in Python:
@@ -53,7 +53,6 @@ class IntakeReader:
         self.subjects = f"{prefix}.>"
         self.loop, self.nc = connect_on_loop(url, "hiveledger-check-intake")
         self._consumer = FramePushConsumer(self.nc, stream, self.subjects, heartbeat_s=heartbeat_s)
-        self._started = False
         self.expected = 0  # the next stream sequence the subscription will deliver
         self.restarts = 0
         self._jump_at, self._jumps = 0, 0
@@ -63,7 +62,7 @@ class IntakeReader:
 
     async def _fetch(self, start_seq: int, limit: int, timeout: float) -> list[IntakeMessage]:
         lost = (
-            self._started
+            self._consumer.started
             and start_seq == self.expected
             and (self._consumer.stale or self._consumer.lost_since(self.expected))
         )
@@ -73,7 +72,7 @@ class IntakeReader:
                 self.expected,
                 "the consumer fell silent" if self._consumer.stale else "frames were lost",
             )
-        if lost or not self._started or start_seq != self.expected:
+        if lost or not self._consumer.started or start_seq != self.expected:
             await self._subscribe(start_seq)
         taken: list[IntakeMessage] = []
         for msg in await self._consumer.take(limit, timeout):
@@ -102,13 +101,10 @@ class IntakeReader:
 
     async def _subscribe(self, start_seq: int) -> None:
         self.restarts += 1
-        self._started = False
         await self._consumer.start(start_seq)
-        self._started = True
         self.expected = max(start_seq, 1)
 
     async def _unsubscribe(self) -> None:
-        self._started = False
         try:
             await self._consumer.stop()
         except Exception as error:  # the old consumer goes away with its inactivity

@@ -234,6 +234,11 @@ class FramePushConsumer:
         self._consumer = info.name
 
     @property
+    def started(self) -> bool:
+        """The server made the consumer, and it was not stopped since."""
+        return self._consumer is not None
+
+    @property
     def queued(self) -> int:
         return self._queue.msgs if self._queue is not None else 0
 
