@@ -40,6 +40,8 @@ from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 from nats.js import api
 
+from streams.frame_parser import FrameParser
+
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0
@@ -141,6 +143,7 @@ class FrameClient(Client):
     def __init__(self) -> None:
         super().__init__()
         self._frame_queues: dict[int, FrameQueue] = {}
+        self._ps = FrameParser(self)
 
     async def subscribe_frames(
         self, subject: str, max_msgs: int = 0, max_bytes: int = 128 * 2**20
