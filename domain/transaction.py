@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventsourcing.utils import get_topic
+
 from domain.base import LedgerAggregate
 
 ACCEPTED = "accepted"
@@ -38,6 +40,27 @@ class TxRecord(LedgerAggregate):
         code: str
         reason: str
 
+        def mutate(self, aggregate: TxRecord | None) -> TxRecord:
+            """The record this event creates: what the library's ``Created.mutate`` makes
+            (``__base_init__``, then ``__init__`` with the event's fields, guards and all),
+            with the fields named here instead of found by signature inspection per call."""
+            assert aggregate is None, "a record is created by its only event"
+            record = TxRecord.__new__(TxRecord)
+            record.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+            record.__init__(  # type: ignore[misc]
+                txid=self.txid,
+                status=self.status,
+                kind=self.kind,
+                signer=self.signer,
+                nonce=self.nonce,
+                envelope=self.envelope,
+                intake_seq=self.intake_seq,
+                sequenced_at=self.sequenced_at,
+                code=self.code,
+                reason=self.reason,
+            )
+            return record
+
     @staticmethod
     def create_id(txid: str) -> str:
         return f"tx.{txid}"
@@ -45,12 +68,22 @@ class TxRecord(LedgerAggregate):
     @classmethod
     def decided(cls, *, txid: str, code: str = "", reason: str = "", **fields: Any) -> TxRecord:
         """The same record as ``TxRecord(...)`` (the same fields, ``Decided``'s), made the way
-        eventsourcing's documentation shows for explicit creation: ``cls._create(cls.Decided,
-        ...)``, without the constructor's argument coercion. 30 → 19 µs a record, paid for
-        every transaction the sequencer decides."""
-        return cls._create(
-            cls.Decided, id=cls.create_id(txid), txid=txid, code=code, reason=reason, **fields
+        the library's ``_create`` makes it (the created event, its ``mutate``, the event
+        pending on the new record) without ``_create``'s generic argument handling: 41 →
+        ~20 µs a record, paid for every transaction the sequencer decides."""
+        event = cls.Decided(
+            originator_topic=_TOPIC,
+            originator_id=cls.create_id(txid),
+            originator_version=cls.INITIAL_VERSION,
+            timestamp=cls.Decided.create_timestamp(),
+            txid=txid,
+            code=code,
+            reason=reason,
+            **fields,
         )
+        record = event.mutate(None)
+        record.pending_events.append(event)
+        return record
 
     def __init__(
         self,
@@ -77,3 +110,6 @@ class TxRecord(LedgerAggregate):
         self.sequenced_at = sequenced_at
         self.code = code
         self.reason = reason
+
+
+_TOPIC = get_topic(TxRecord)

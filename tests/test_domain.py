@@ -102,6 +102,18 @@ def test_a_record_made_by_decided_is_the_record_the_constructor_makes(outcome: d
         TxRecord.decided(**{**fields, "status": ACCEPTED, "code": "c"})
 
 
+def test_a_decided_record_comes_back_the_same_from_its_stored_event() -> None:
+    app = Application[str]()
+    record = TxRecord.decided(
+        txid="cd", status=REJECTED, kind="transfer", signer="s", nonce=2, envelope="e",
+        intake_seq=4, sequenced_at=6, code="nonce_gap", reason="r",
+    )  # fmt: skip
+    app.save(record)
+    loaded = app.repository.get("tx.cd")
+    assert type(loaded) is TxRecord and vars(loaded) == vars(record)
+    assert (loaded.version, loaded.created_on) == (1, record.created_on)
+
+
 def test_transaction_record_is_decided_once() -> None:
     rec = TxRecord(
         txid="ab",
