@@ -43,6 +43,12 @@ def document(server_url: str = "http://127.0.0.1:8545") -> dict[str, Any]:
         "required": True,
         "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
     }
+    timeout = {
+        "name": "timeout",
+        "in": "query",
+        "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": 60},
+        "description": "seconds to wait with wait=1 (default 10)",
+    }
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -64,12 +70,7 @@ def document(server_url: str = "http://127.0.0.1:8545") -> dict[str, Any]:
                             "description": "1: answer with the outcome, "
                             "not just the acceptance into intake",
                         },
-                        {
-                            "name": "timeout",
-                            "in": "query",
-                            "schema": {"type": "number", "maximum": 60},
-                            "description": "seconds to wait with wait=1 (default 10)",
-                        },
+                        timeout,
                     ],
                     "requestBody": {
                         "required": True,
@@ -116,11 +117,22 @@ def document(server_url: str = "http://127.0.0.1:8545") -> dict[str, Any]:
             "/v1/tx/{txid}": {
                 "get": {
                     "summary": "What became of a transaction",
-                    "parameters": [txid],
+                    "parameters": [
+                        txid,
+                        {
+                            "name": "wait",
+                            "in": "query",
+                            "schema": {"enum": ["0", "1"]},
+                            "description": "1: wait for the decision if it is not projected "
+                            "yet (however the transaction was submitted)",
+                        },
+                        timeout,
+                    ],
                     "responses": {
                         "200": _json(OBJ, "The transaction record"),
                         "404": err,
                         "400": err,
+                        "504": err,
                     },
                 }
             },

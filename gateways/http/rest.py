@@ -96,7 +96,13 @@ async def _read_bounded(request: web.Request, limit: int) -> bytes:
 
 
 async def get_tx(request: web.Request) -> web.Response:
+    """A transaction's record; with ``wait=1``, waits up to ``timeout`` s for its decision
+    (a transaction submitted any way: through this gateway, in bulk, or straight to
+    INTAKE)."""
     txid = _txid(request)
+    wait = _wait_seconds(request)
+    if wait is not None and not await request.app[SUBMITTER].wait_decided(txid, wait):
+        raise LedgerError(ErrorCode.TIMEOUT, f"{txid} not decided within {wait}s")
     record = await asyncio.to_thread(request.app[READS].transaction, txid)
     if record is None:
         raise LedgerError(ErrorCode.NOT_FOUND, f"no decided transaction {txid}")

@@ -19,7 +19,9 @@ class NodeHTTP:
         self.url = url.rstrip("/")
         self.timeout = timeout
 
-    def _call(self, method: str, path: str, body: bytes | None = None) -> Any:
+    def _call(self, method: str, path: str, body: bytes | None = None, wait: float = 0.0) -> Any:
+        """One request; ``wait``: seconds the node may hold the answer back (added to the
+        client's own timeout)."""
         try:
             request = urllib.request.Request(
                 self.url + path,
@@ -32,7 +34,7 @@ class NodeHTTP:
                 ErrorCode.UNAVAILABLE, f"{self.url!r} is not a node URL: {error}"
             ) from None
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout + wait) as response:
                 raw = response.read()
         except urllib.error.HTTPError as error:
             raise _as_ledger_error(error) from None
@@ -58,12 +60,16 @@ class NodeHTTP:
     def wallet(self, address: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/v1/wallets/{urllib.parse.quote(address)}"))
 
-    def transaction(self, txid: str) -> dict[str, Any]:
-        return dict(self._call("GET", f"/v1/tx/{urllib.parse.quote(txid)}"))
+    def transaction(self, txid: str, wait: float | None = None) -> dict[str, Any]:
+        """The transaction's record; ``wait``: seconds (up to 60) to wait for its decision
+        (LedgerError TIMEOUT if none by then), however it was submitted."""
+        query = f"?wait=1&timeout={wait}" if wait else ""
+        path = f"/v1/tx/{urllib.parse.quote(txid)}{query}"
+        return dict(self._call("GET", path, wait=wait or 0.0))
 
     def submit(self, envelope: bytes, wait: bool = True, timeout: float = 15.0) -> dict[str, Any]:
         query = f"?wait=1&timeout={timeout}" if wait else ""
-        return dict(self._call("POST", f"/v1/tx{query}", envelope))
+        return dict(self._call("POST", f"/v1/tx{query}", envelope, wait=timeout if wait else 0.0))
 
     def submit_many(self, envelopes: list[bytes]) -> list[dict[str, Any]]:
         """Up to 1000 envelopes in one request (POST /v1/txs): all taken, or none (the
