@@ -137,6 +137,31 @@ async def test_atomic_batch_limits_are_checked_before_sending(nc: NATS) -> None:
         await publish_atomic_batch(nc, [("x y", b"", None), ("x.y", b"", None)], timeout=1)
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Hive-Note": "a\r\nNats-Expected-Last-Sequence: 9"},  # a value that adds a header
+        {"Hive-Note": "a\nb"},
+        {"Hive-Note": "a\rb"},
+        {"Bad Key": "v"},
+        {"Bad:Key": "v"},
+        {"Ok": "v", "Hive-Note": "x\r\n"},
+    ],
+)
+async def test_atomic_batch_headers_that_would_break_the_frame_are_refused_unsent(
+    nc: NATS, ledger: tuple[str, str], headers: dict[str, str]
+) -> None:
+    name, prefix = ledger
+    good = (f"{prefix}.a.k", b"1", {"Hive-Note": "fine"})
+    with pytest.raises(ValueError, match="cannot be sent"):
+        await publish_atomic_batch(nc, [good, (f"{prefix}.b.k", b"2", headers)], timeout=1)
+    info = await stream_info(nc, name)
+    assert info is not None and info["state"]["last_seq"] == 0
+    await publish_atomic_batch(nc, [good], timeout=5)  # the same batch without it goes
+    stored = await direct_get_last(nc, name, f"{prefix}.a.k")
+    assert stored is not None and stored.headers.get("Hive-Note") == "fine"
+
+
 # ---------------------------------------------------------------------- direct get
 
 
