@@ -162,6 +162,7 @@ class Sequencer:
             self.feed.ask(start, self.max_txs, timeout)
         messages, checked = self.feed.take()
         self.stats.seconds_check += time.perf_counter() - started
+        self.stats.ready = 1
         assert len(messages) == len(checked)
         assert not messages or messages[0].seq == start, "INTAKE answered from elsewhere"
         return messages, checked

@@ -6,6 +6,7 @@ no event in LEDGER, no balance moved.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
@@ -232,3 +233,9 @@ async def test_openapi_health_and_metrics(node: Node) -> None:
     assert health["status"] == "ok" and health["projected_seq"] > 0
     metrics = (await call(get, "/metrics")).decode()
     assert "hiveledger_sequencer_accepted_total" in metrics
+    for _ in range(200):  # ready once its check stage has answered (a process starting)
+        if "hiveledger_sequencer_ready 1.0" in metrics:
+            break
+        await asyncio.sleep(0.05)
+        metrics = (await call(get, "/metrics")).decode()
+    assert "hiveledger_sequencer_ready 1.0" in metrics

@@ -43,6 +43,11 @@ class NodeCollector(Collector):
                     value=getattr(stats, f"seconds_{stage}"),
                 )
             yield GaugeMetricFamily(
+                "hiveledger_sequencer_ready",
+                "1 once the sequencer's check stage has answered a read (INTAKE is read)",
+                value=stats.ready,
+            )
+            yield GaugeMetricFamily(
                 "hiveledger_sequencer_intake_position",
                 "last INTAKE sequence recorded",
                 value=stats.position,
