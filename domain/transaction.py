@@ -44,6 +44,8 @@ class TxRecord(LedgerAggregate):
             """The record this event creates: what the library's ``Created.mutate`` makes
             (``__base_init__``, then ``__init__`` with the event's fields, guards and all),
             with the fields named here instead of found by signature inspection per call."""
+            if type(self) is not TxRecord.Decided or self.originator_topic != _TOPIC:
+                return super().mutate(aggregate)  # a subclass: the library's way
             assert aggregate is None, "a record is created by its only event"
             record = TxRecord.__new__(TxRecord)
             record.__base_init__(self.originator_id, self.originator_version, self.timestamp)
@@ -59,6 +61,7 @@ class TxRecord(LedgerAggregate):
                 code=self.code,
                 reason=self.reason,
             )
+            self.apply(record)
             return record
 
     @staticmethod
@@ -70,9 +73,9 @@ class TxRecord(LedgerAggregate):
         """The same record as ``TxRecord(...)`` (the same fields, ``Decided``'s), made the way
         the library's ``_create`` makes it (the created event, its ``mutate``, the event
         pending on the new record) without ``_create``'s generic argument handling: 41 →
-        ~20 µs a record, paid for every transaction the sequencer decides."""
+        21 µs a record (interleaved runs), paid for every transaction the sequencer decides."""
         event = cls.Decided(
-            originator_topic=_TOPIC,
+            originator_topic=_TOPIC if cls is TxRecord else get_topic(cls),
             originator_id=cls.create_id(txid),
             originator_version=cls.INITIAL_VERSION,
             timestamp=cls.Decided.create_timestamp(),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from nats.protocol.parser import AWAITING_CONTROL_LINE, MAX_CONTROL_LINE_SIZE, Parser
+from nats.protocol.parser import AWAITING_CONTROL_LINE, Parser
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -38,10 +38,17 @@ class FrameOwner(Protocol):
 class FrameParser(Parser):
     """``Parser`` for a FrameClient: frames of frame subscriptions take the fast path."""
 
+    def reset(self) -> None:
+        super().reset()
+        self.frame_needed = 0  # bytes the buffer must hold before its first frame is whole
+
     async def parse(self, data: bytes = b"") -> None:
         self.buf.extend(data)
-        if self.state == AWAITING_CONTROL_LINE and self.take_frames():
-            return  # what is left is the start of a frame: wait for the rest of it
+        if self.state == AWAITING_CONTROL_LINE:
+            if len(self.buf) < self.frame_needed:
+                return  # a large frame still arriving: no need to look at it again yet
+            if self.take_frames():
+                return  # what is left is the start of a frame: wait for the rest of it
         if self.buf:
             await super().parse()
 
@@ -55,41 +62,41 @@ class FrameParser(Parser):
         view = bytes(self.buf)  # slices of bytes are bytes: one copy per message part
         size = len(view)
         pos = taken = received = 0
-        waiting = True
-        while pos < size:
-            if view.startswith(_HMSG, pos):
-                skip, with_headers = 5, True
-            elif view.startswith(_MSG, pos):
-                skip, with_headers = 4, False
-            else:
-                waiting = False
-                break
-            eol = view.find(_CRLF, pos)
-            if eol < 0:
-                waiting = size - pos < MAX_CONTROL_LINE_SIZE  # else nats-py's parser fails it
-                break  # the rest of the control line is in the next read
-            frame = _frame_args(view[pos + skip : eol].split(), with_headers)
-            queue = None if frame is None else queues.get(frame[1])
-            if frame is None or queue is None:
-                waiting = False
-                break
-            subject, _, reply, header_len, total = frame
-            start = eol + 2
-            end = start + total
-            if end + 2 > size:
-                break  # the rest of the frame is in the next read
-            headers = view[start : start + header_len] if header_len else None
-            payload = view[start + header_len : end]
-            pos = end + 2
-            taken += 1
-            received += len(payload)
-            queue.receive(subject, reply, payload, headers)
-        if pos:
-            del self.buf[:pos]
-            stats = owner.stats
-            stats["in_msgs"] += taken
-            stats["in_bytes"] += received
-        return waiting
+        self.frame_needed = 0
+        try:
+            while pos < size:
+                if view.startswith(_HMSG, pos):
+                    skip, with_headers = 5, True
+                elif view.startswith(_MSG, pos):
+                    skip, with_headers = 4, False
+                else:
+                    return False
+                eol = view.find(_CRLF, pos)
+                if eol < 0:
+                    return True  # the rest of the control line is in the next read
+                frame = _frame_args(view[pos + skip : eol].split(), with_headers)
+                queue = None if frame is None else queues.get(frame[1])
+                if frame is None or queue is None:
+                    return False
+                subject, _, reply, header_len, total = frame
+                start = eol + 2
+                end = start + total
+                if end + 2 > size:
+                    self.frame_needed = end + 2 - pos  # counted from the frame's start
+                    return True  # the rest of the frame is in the next reads
+                headers = view[start : start + header_len] if header_len else None
+                payload = view[start + header_len : end]
+                pos = end + 2
+                taken += 1
+                received += len(payload)
+                queue.receive(subject, reply, payload, headers)
+            return True
+        finally:
+            if pos:  # what was handed over leaves the buffer, whatever happens next
+                del self.buf[:pos]
+                stats = owner.stats
+                stats["in_msgs"] += taken
+                stats["in_bytes"] += received
 
 
 def _frame_args(args: list[bytes], with_headers: bool) -> tuple[bytes, int, bytes, int, int] | None:

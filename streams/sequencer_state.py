@@ -28,7 +28,7 @@ class SequencerStats:
     seconds_record: float = 0.0  # encoding and sending writes
     seconds_wait: float = 0.0  # waiting for acks not hidden behind the next batch
     last_batch_size: int = 0
-    ready: int = 0  # 1 once the check stage has answered a read: INTAKE is being read
+    ready: int = 0  # 1 once the check stage has answered a read (start-up is over); stays 1
     started_at: float = field(default_factory=time.monotonic)
 
 

@@ -114,6 +114,22 @@ def test_a_decided_record_comes_back_the_same_from_its_stored_event() -> None:
     assert (loaded.version, loaded.created_on) == (1, record.created_on)
 
 
+class AuditedRecord(TxRecord):
+    """A subclass: its records are made (and replayed) the library's own way."""
+
+
+def test_a_subclass_record_is_made_and_reloaded_as_the_subclass() -> None:
+    app = Application[str]()
+    record = AuditedRecord.decided(
+        txid="ef", status=ACCEPTED, kind="transfer", signer="s", nonce=1, envelope="e",
+        intake_seq=1, sequenced_at=1,
+    )  # fmt: skip
+    assert type(record) is AuditedRecord
+    app.save(record)
+    loaded = app.repository.get("tx.ef")
+    assert type(loaded) is AuditedRecord and vars(loaded) == vars(record)
+
+
 def test_transaction_record_is_decided_once() -> None:
     rec = TxRecord(
         txid="ab",

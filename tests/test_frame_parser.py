@@ -135,3 +135,17 @@ async def test_the_fast_path_stops_at_another_subscription() -> None:
 async def test_malformed_frames_are_left_to_nats_py_which_refuses_them(line: bytes) -> None:
     with pytest.raises(ProtocolError):
         await feed([line])
+
+
+async def test_a_large_frame_arriving_over_many_reads_is_not_rescanned_each_time() -> None:
+    payload = bytes(range(256)) * 4096  # 1 MB
+    wire = hmsg(FRAME_SID, b"a.big", b"r", HEADERS, payload)
+    owner = Recorder()
+    parser = FrameParser(owner)
+    reads = [wire[i : i + 32768] for i in range(0, len(wire), 32768)]
+    await parser.parse(reads[0])
+    assert parser.frame_needed == len(wire)  # known once the control line is in
+    for chunk in reads[1:]:
+        await parser.parse(chunk)
+    assert owner.log == [("frame", b"a.big", b"r", payload, HEADERS)] and not parser.buf
+    assert parser.frame_needed == 0

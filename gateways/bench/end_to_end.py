@@ -128,17 +128,24 @@ def wait_projected(
     )
     waiter.start()
     seen = 0
+    counted_after_answer = False
     while True:
-        waiter.join(PROGRESS_S)  # returns at once when the last transaction is projected
+        if waiter.is_alive():
+            waiter.join(PROGRESS_S)  # returns at once when the last transaction is projected
+        elif counted_after_answer:
+            time.sleep(PROGRESS_S)  # answered, yet decisions were missing: count on
         if "error" in outcome:
             raise outcome["error"]
+        answered = "done" in outcome
         count = int(node.sql("SELECT count(*) FROM transactions")["rows"][0][0])
         if count > seen:
             progress(count - seen)
             seen = count
         if count >= expected:
-            # the last one's decision came with (or after) every other one's
-            return float(outcome.get("done", time.perf_counter()))
+            if answered and not counted_after_answer:
+                return float(outcome["done"])  # every decision was there when it came
+            return time.perf_counter()  # the later of the two, to be safe
+        counted_after_answer = answered
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {seen} of {expected} transactions projected in {timeout}s")
 

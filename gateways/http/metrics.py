@@ -44,7 +44,7 @@ class NodeCollector(Collector):
                 )
             yield GaugeMetricFamily(
                 "hiveledger_sequencer_ready",
-                "1 once the sequencer's check stage has answered a read (INTAKE is read)",
+                "1 once the sequencer has started reading INTAKE (stays 1; see /healthz)",
                 value=stats.ready,
             )
             yield GaugeMetricFamily(
