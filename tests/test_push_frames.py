@@ -65,6 +65,26 @@ async def test_frames_carry_sequence_subject_data_and_headers(
     assert pick_headers(got[0].headers) == {"Hive-I": "2"} and got[0].published_ns > 0
 
 
+async def test_a_filter_narrower_than_the_stream_is_kept(nats_server: EmbeddedNatsServer) -> None:
+    """The consumer goes without a filter only when the stream holds nothing else."""
+    nc = await connect_frames(nats_server.url)
+    stream = f"FR_{uuid.uuid4().hex[:8]}"
+    await nc.jetstream().add_stream(
+        StreamConfig(name=stream, subjects=[f"{stream}.a.>", f"{stream}.b.>"])
+    )
+    for i in range(6):
+        await nc.jetstream().publish(f"{stream}.{'ab'[i % 2]}.k", b"%d" % i)
+    narrow = FramePushConsumer(nc, stream, f"{stream}.a.>")
+    await narrow.start(1)
+    got = await narrow.take(10, timeout=5)
+    while len(got) < 3:
+        got += await narrow.take(10, timeout=5)
+    await narrow.stop()
+    await nc.close()
+    assert [(m.seq, m.subject) for m in got] == [(1, f"{stream}.a.k"), (3, f"{stream}.a.k"),
+                                                 (5, f"{stream}.a.k")]  # fmt: skip
+
+
 async def feed_past_one_message(
     server: EmbeddedNatsServer,
 ) -> tuple[FrameClient, str, LedgerFeed]:
