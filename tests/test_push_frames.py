@@ -13,6 +13,7 @@ from nats.js.api import StreamConfig
 from projections.feed import LedgerFeed
 from streams.intake_reader import IntakeReader
 from streams.push_frames import (
+    Delivered,
     FrameClient,
     FramePushConsumer,
     connect_frames,
@@ -42,6 +43,16 @@ def test_delivery_fields_read_both_reply_layouts() -> None:
     assert delivery_fields(v2) == (42, 1700000000123456789, 7)
 
 
+async def read_from(consumer: FramePushConsumer, start_seq: int, count: int) -> list[Delivered]:
+    """Start ``consumer`` at ``start_seq``, take ``count`` messages, stop it."""
+    await consumer.start(start_seq)
+    got = await consumer.take(10, timeout=5)
+    while len(got) < count:
+        got += await consumer.take(10, timeout=5)
+    await consumer.stop()
+    return got
+
+
 async def test_frames_carry_sequence_subject_data_and_headers(
     nats_server: EmbeddedNatsServer,
 ) -> None:
@@ -50,12 +61,7 @@ async def test_frames_carry_sequence_subject_data_and_headers(
     await nc.jetstream().add_stream(StreamConfig(name=stream, subjects=[f"{stream}.>"]))
     for i in range(5):
         await nc.jetstream().publish(f"{stream}.s{i}", b"d%d" % i, headers={"Hive-I": str(i)})
-    consumer = FramePushConsumer(nc, stream, f"{stream}.>")
-    await consumer.start(3)
-    got = await consumer.take(10, timeout=5)
-    while len(got) < 3:
-        got += await consumer.take(10, timeout=5)
-    await consumer.stop()
+    got = await read_from(FramePushConsumer(nc, stream, f"{stream}.>"), 3, count=3)
     await nc.close()
     assert [(m.seq, m.subject, m.data, m.pending) for m in got] == [
         (3, f"{stream}.s2", b"d2", 2),
@@ -74,12 +80,7 @@ async def test_a_filter_narrower_than_the_stream_is_kept(nats_server: EmbeddedNa
     )
     for i in range(6):
         await nc.jetstream().publish(f"{stream}.{'ab'[i % 2]}.k", b"%d" % i)
-    narrow = FramePushConsumer(nc, stream, f"{stream}.a.>")
-    await narrow.start(1)
-    got = await narrow.take(10, timeout=5)
-    while len(got) < 3:
-        got += await narrow.take(10, timeout=5)
-    await narrow.stop()
+    got = await read_from(FramePushConsumer(nc, stream, f"{stream}.a.>"), 1, count=3)
     await nc.close()
     assert [(m.seq, m.subject) for m in got] == [(1, f"{stream}.a.k"), (3, f"{stream}.a.k"),
                                                  (5, f"{stream}.a.k")]  # fmt: skip
