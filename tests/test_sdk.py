@@ -147,7 +147,8 @@ async def test_a_task_from_publishing_to_settlement(node: Node) -> None:
         final = await settled(a, task_id)
         assert (final.status, final.winner) == ("settled", a.address)
         assert (final.winning_submission, final.payout) == (submissions[a.address], 5 * UNIT)
-        assert all(s["reached"] and s["votes"] == 3 for s in final.submissions), final.submissions
+        outcome = [(s["miner"][:12], s["votes"], s["reached"]) for s in final.submissions]
+        assert all(s["reached"] and s["votes"] == 3 for s in final.submissions), outcome
 
         stats_a, stats_b = await a.get_miner_stats(), await a.get_miner_stats(b.address)
         assert (stats_a.tasks_completed, stats_a.tasks_failed) == (1, 0)
