@@ -28,13 +28,18 @@ from nats.aio.client import Client as NATS
 from projections.db import ProjectionDB
 from projections.feed import LedgerFeed
 from projections.projector import BatchResult, Projector
-from projections.records import RawMsg
+from projections.records import COMMIT_HEADER, RawMsg
 from projections.views import View, default_views
-from streams.push_frames import FrameClient, connect_frames, server_url
+from streams.jetstream_errors import JetStreamApiError
+from streams.jetstream_reads import direct_get_last
+from streams.push_frames import FrameClient, NatsErrors, connect_frames, server_url
 
 log = logging.getLogger(__name__)
 
-COMMIT_HEADER = "Hive-Commit"
+# The messages of one atomic write arrive within milliseconds of each other. A tail with
+# no commit record for this long, nothing pending after it, is not a write in progress
+# (foreign data, which then fails its batch loudly, or a ledger without commits): apply it.
+WRITE_WAIT_S = 5.0
 MAX_CARRIED = 50_000  # far above one atomic write (<= 1000 messages): a ledger without commits
 
 IDLE_WAIT = 0.5  # seconds the feed waits for a message before checking the stream
@@ -81,8 +86,10 @@ def split_at_last_commit(raws: list[RawMsg], caught_up: bool) -> tuple[list[RawM
     """(what to apply now, what to carry): a projector batch ends where one of the
     sequencer's atomic writes ends (the message with the commit record), so every
     committed DuckDB state is a state the ledger itself had. Messages with no commit
-    record after them wait for the rest of their write, unless the feed has caught up
-    with the stream (a ledger written without commit records, as some tests write)."""
+    record after them wait for the rest of their write. ``caught_up`` applies them anyway:
+    for a ledger written without commit records (as some tests write), or a tail that has
+    waited WRITE_WAIT_S; a consumer can report nothing pending in the middle of an atomic
+    write's delivery, so that alone does not say a write is whole."""
     for index in range(len(raws) - 1, -1, -1):
         headers = raws[index].headers
         if headers and COMMIT_HEADER in headers:
@@ -148,6 +155,9 @@ class BatchProjectionRunner:
         )
         self._advanced = asyncio.Condition()
         self._stopping = False
+        # Once the ledger shows commit records, a batch ends only on one: a consumer can
+        # be told "nothing pending" while an atomic write is still being delivered.
+        self._commits_seen = False
 
     @property
     def position(self) -> int:
@@ -162,6 +172,7 @@ class BatchProjectionRunner:
         if self._task is not None:
             raise RuntimeError("the projection runner runs already")
         start = self.position + 1
+        self._commits_seen = await self._ledger_has_commits()
         # The feed reads raw frames on a connection of its own (streams/push_frames.py):
         # the LEDGER's bulk traffic does not queue in front of the node's requests.
         self._feed_nc = await connect_frames(
@@ -202,20 +213,39 @@ class BatchProjectionRunner:
             },
         )
 
+    async def _ledger_has_commits(self) -> bool:
+        """Whether the stream's last message carries a commit record (a ledger written by
+        the sequencer), so that the very first take already waits for whole writes. A
+        stream without Direct Get (some tests') answers False: the takes then tell."""
+        try:
+            last = await direct_get_last(self.nc, self.stream, f"{self.prefix}.>")
+        except (JetStreamApiError, *NatsErrors) as err:
+            log.debug("no look at the ledger's last message: %s", err)
+            return False
+        return bool(last is not None and last.headers.get(COMMIT_HEADER))
+
     async def _run(self, feed: LedgerFeed) -> None:
         loop = asyncio.get_running_loop()
         carried: list[RawMsg] = []
+        carried_since = 0.0  # when the carried tail (a write without its commit yet) began
         try:
             while not self._stopping:
                 taken = await feed.take(self.batch_size, timeout=IDLE_WAIT)
                 if self._stopping:
                     continue
-                if not taken:
+                if not taken and not carried:
                     await self._checkpoint_if_idle(loop)
                     continue
                 if len(taken) >= GATHER_FROM:
                     taken = await self._gather(feed, taken)
-                raws, carried = split_at_last_commit([*carried, *taken], feed.pending == 0)
+                if not self._commits_seen:
+                    self._commits_seen = any(COMMIT_HEADER in (r.headers or {}) for r in taken)
+                stalled = bool(carried) and loop.time() - carried_since >= WRITE_WAIT_S
+                caught_up = feed.pending == 0 and (not self._commits_seen or stalled)
+                tail = len(carried)
+                raws, carried = split_at_last_commit([*carried, *taken], caught_up)
+                if carried and (raws or not tail):
+                    carried_since = loop.time()
                 if not raws:
                     continue
                 result = await loop.run_in_executor(self._executor, self.projector.apply, raws)

@@ -415,3 +415,29 @@ async def test_an_idle_runner_folds_the_wal_into_the_file(
     finally:
         await runner.stop()
         db.close()
+
+
+async def test_half_a_write_waits_for_its_commit_even_with_nothing_pending(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """A consumer can report nothing pending while an atomic write is still arriving.
+    Once the ledger shows commit records, the projector waits for the write's commit."""
+
+    def note(key: str, version: int, commit: bool = False) -> tuple[str, bytes, dict[str, str]]:
+        headers = {"Hive-Topic": "tests:Note.Made", "Hive-Version": str(version)}
+        if commit:
+            headers["Hive-Commit"] = "{}"
+        return f"{ledger.prefix}.note.{key}", b'{"n": 1}', headers
+
+    first = await ledger.publish([note("a", 1), note("b", 1, commit=True)])
+    db = open_projection_db(tmp_path / "half.duckdb")
+    runner = ledger.runner(db)
+    await runner.start()
+    assert await runner.wait_for(first, timeout=30), runner.error
+    half = await ledger.publish([note("c", 1)])  # the first part of a write: no commit yet
+    assert not await runner.wait_for(half, timeout=1.5)
+    assert runner.position == first
+    rest = await ledger.publish([note("d", 1, commit=True)])
+    assert await runner.wait_for(rest, timeout=30), runner.error
+    await runner.stop()
+    assert q(db.cursor(), "SELECT count(*) FROM events") == [(4,)]
