@@ -49,6 +49,12 @@ def _wait_seconds(request: web.Request) -> float | None:
     raise LedgerError(ErrorCode.BAD_REQUEST, "wait must be 0 or 1")
 
 
+async def _wait_decided(request: web.Request, txid: str, seconds: float) -> None:
+    """Until ``txid``'s decision is projected; TIMEOUT after ``seconds``."""
+    if not await request.app[SUBMITTER].wait_decided(txid, seconds):
+        raise LedgerError(ErrorCode.TIMEOUT, f"{txid} not decided within {seconds}s")
+
+
 def _txid(request: web.Request) -> str:
     txid = request.match_info["txid"]
     if not TXID.match(txid):
@@ -61,8 +67,7 @@ async def submit_tx(request: web.Request) -> web.Response:
     result = await request.app[SUBMITTER].submit(await request.read())
     if wait is None:
         return json_response({"txid": result.txid, "status": result.status}, status=202)
-    if not await request.app[SUBMITTER].wait_decided(result.txid, wait):
-        raise LedgerError(ErrorCode.TIMEOUT, f"{result.txid} not decided within {wait}s")
+    await _wait_decided(request, result.txid, wait)
     record = await asyncio.to_thread(request.app[READS].transaction, result.txid)
     if record is None:  # decided means projected; absence here is a bug, say so
         raise LedgerError(ErrorCode.UNAVAILABLE, f"{result.txid} decided but not found")
@@ -101,8 +106,8 @@ async def get_tx(request: web.Request) -> web.Response:
     INTAKE)."""
     txid = _txid(request)
     wait = _wait_seconds(request)
-    if wait is not None and not await request.app[SUBMITTER].wait_decided(txid, wait):
-        raise LedgerError(ErrorCode.TIMEOUT, f"{txid} not decided within {wait}s")
+    if wait is not None:
+        await _wait_decided(request, txid, wait)
     record = await asyncio.to_thread(request.app[READS].transaction, txid)
     if record is None:
         raise LedgerError(ErrorCode.NOT_FOUND, f"no decided transaction {txid}")
