@@ -282,10 +282,11 @@ class BatchProjectionRunner:
         )
 
     async def _gather(self, feed: LedgerFeed, taken: list[RawMsg]) -> list[RawMsg]:
-        """Wait up to GATHER_S for more, while the batch is under GATHER_MIN messages."""
+        """Wait up to GATHER_S for more, while the batch is under GATHER_MIN messages (or
+        under the batch size, when that is smaller: a full batch takes no more)."""
         loop = asyncio.get_running_loop()
         until = loop.time() + GATHER_S
-        while len(taken) < GATHER_MIN and not self._stopping:
+        while len(taken) < min(GATHER_MIN, self.batch_size) and not self._stopping:
             left = until - loop.time()
             if left <= 0:
                 break

@@ -441,3 +441,30 @@ async def test_half_a_write_waits_for_its_commit_even_with_nothing_pending(
     assert await runner.wait_for(rest, timeout=30), runner.error
     await runner.stop()
     assert q(db.cursor(), "SELECT count(*) FROM events") == [(4,)]
+
+
+class _ScriptedFeed:
+    """A LedgerFeed's ``take`` that records what it was asked for and has nothing more."""
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    async def take(self, max_messages: int, timeout: float) -> list[object]:
+        self.asked.append(max_messages)
+        await asyncio.sleep(min(timeout, 0.01) if max_messages > 0 else 0)
+        return []
+
+
+async def test_a_full_batch_gathers_nothing_more(tmp_path: Path) -> None:
+    """With a batch size under GATHER_MIN, a take that already fills the batch is not
+    followed by takes of zero messages (which returned at once: a busy loop for
+    GATHER_S per batch), and a smaller take still waits for more up to the batch size."""
+    db = open_projection_db(tmp_path / "gather.duckdb")
+    runner = BatchProjectionRunner(db, None, batch_size=600)  # type: ignore[arg-type]
+    full = [object()] * 600
+    feed = _ScriptedFeed()
+    assert await runner._gather(feed, list(full)) == full  # type: ignore[arg-type]
+    assert feed.asked == []
+    assert await runner._gather(feed, [object()] * 550) != []  # type: ignore[arg-type]
+    assert feed.asked and all(n == 50 for n in feed.asked)
+    db.close()
