@@ -29,6 +29,7 @@ from typing import Any
 from streams.check_stage import check_now
 from streams.check_wire import encode_checked
 from streams.envelope import OpenedTx
+from streams.gc_tuning import settle_gc
 from streams.intake import IntakeMessage, IntakeSource, Refusal
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ def child_main(conn: Connection, nats_url: str, stream: str, chain_id: str) -> N
     # halves of a batch verify side by side whenever a core is free.
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hiveledger-verify")
     ahead = ReadAhead(source, chain_id, pool)
+    settle_gc("check stage")
     try:
         while True:
             try:

@@ -45,6 +45,7 @@ def _publish(stats: SequencerStats, shared: SynchronizedArray[Any], failed: bool
 def _child(config: SequencerConfig, stop: Any, shared: SynchronizedArray[Any]) -> None:
     """The child's main: build the sequencer on JetStream and run it until ``stop``."""
     from streams.check_stage import ProcessFeed
+    from streams.gc_tuning import settle_gc
     from streams.ledger_app import LedgerApplication
     from streams.sequencer import Sequencer
 
@@ -60,6 +61,7 @@ def _child(config: SequencerConfig, stop: Any, shared: SynchronizedArray[Any]) -
     feed = ProcessFeed(config.nats_url, config.chain_id, stream=config.intake_stream)
     done = threading.Event()
     sequencer = Sequencer(app, None, config.chain_id, feed=feed)
+    settle_gc("sequencer")
 
     def report() -> None:
         while not done.wait(PUBLISH_EVERY_S):

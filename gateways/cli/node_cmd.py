@@ -59,6 +59,7 @@ def node(
 
 async def _serve(node: object) -> None:
     from gateways.bootstrap import Node
+    from streams.gc_tuning import settle_gc
 
     assert isinstance(node, Node)
     stop = asyncio.Event()
@@ -66,6 +67,7 @@ async def _serve(node: object) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await node.start()
+    settle_gc("node")  # this process's own main: tests that start a Node keep their GC
     logging.getLogger("hiveledger").info(
         "ready: %s (openapi at %s/openapi.json); Ctrl-C stops", node.http_url, node.http_url
     )
