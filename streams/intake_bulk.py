@@ -20,7 +20,10 @@ from nats.aio.client import Client as NATS
 from streams.atomic_batch import Ack, AckInbox, await_ack, send_atomic_batch
 from streams.intake import INTAKE_PREFIX
 
-BULK_BATCH = 250  # envelopes per atomic batch (the server allows 1000)
+# Envelopes per atomic batch: the server's limit. Each batch costs the server ~2.5 ms of
+# CPU beyond its messages (it stages the batch in a store of its own): published to
+# INTAKE in batches of 1000, a message cost it ~20 µs of CPU against ~28 in batches of 250.
+BULK_BATCH = 1000
 BULK_IN_FLIGHT = 8  # batches sent before the oldest's ack is awaited (server limit: 50)
 BULK_TIMEOUT_S = 30.0
 
