@@ -219,6 +219,19 @@ def test_body_malformed(data: bytes, words: str) -> None:
     assert words in refused(envelope(data), ErrorCode.BODY_MALFORMED)
 
 
+def test_a_key_repeated_with_its_own_value_is_refused() -> None:
+    """Canonical bodies skip the exact duplicate-key scan (their re-encoding is the same
+    bytes); a body that repeats any of its keys, even with the same value, is not canonical
+    and is refused."""
+    canonical = body()
+    for key, value in json.loads(canonical).items():
+        pair = json.dumps({key: value}, separators=(",", ":"))[1:-1].encode()
+        words = f"`{key}` appears twice"
+        assert words in refused(
+            envelope(canonical[:-1] + b"," + pair + b"}"), ErrorCode.BODY_MALFORMED
+        )
+
+
 @pytest.mark.parametrize("kind", ["burn", 5, None, ""])
 def test_kind_unknown(kind: object) -> None:
     data = body(kind=kind) if kind is not None else body(kind=None)
