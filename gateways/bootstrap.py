@@ -176,7 +176,7 @@ class Node:
     async def _start_http(self) -> None:
         assert self.nc is not None and self.reads is not None and self.genesis is not None
         publisher = IntakePublisher(
-            self.nc, self.genesis.chain_id, self.waiters, self.reads.is_decided
+            self.nc, self.genesis.chain_id, self.waiters, self.reads.decided_among
         )
         app = build_app(publisher, self.reads, self)
         self.http = web.AppRunner(app, access_log=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -83,13 +83,13 @@ class IntakePublisher:
         nc: NATS,
         chain_id: str,
         waiters: DecisionWaiters,
-        is_decided: Callable[[str], bool],
+        decided_among: Callable[[Sequence[str]], set[str]],
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.chain_id = chain_id
         self.waiters = waiters
-        self.is_decided = is_decided
+        self.decided_among = decided_among  # which of these txids the projections show
 
     async def submit(self, envelope: bytes) -> SubmitResult:
         """Check the envelope (off the event loop: it verifies a signature), then publish."""
@@ -112,13 +112,16 @@ class IntakePublisher:
         """Check every envelope (off the event loop), then publish them all as atomic
         batches (streams/intake_bulk.py): all or nothing. The first envelope that fails
         its check refuses the request, naming its index, and nothing is published. A
-        transaction id repeated in the request is published once (``duplicate``)."""
+        transaction id repeated in the request is published once, and one the ledger has
+        already decided not at all: both answer ``duplicate``. (Batches cannot carry
+        ``Nats-Msg-Id``, so INTAKE's duplicate window cannot tell.)"""
         if not 1 <= len(envelopes) <= BULK_MAX:
             raise LedgerError(
                 ErrorCode.BAD_REQUEST, f"send 1 to {BULK_MAX} envelopes, not {len(envelopes)}"
             )
         opened = await asyncio.to_thread(_open_all, envelopes, self.chain_id)
-        seen: set[str] = set()
+        decided = await asyncio.to_thread(self.decided_among, [tx.txid for tx in opened])
+        seen: set[str] = set(decided)
         results, unique = [], []
         for tx in opened:
             if tx.txid in seen:
@@ -127,6 +130,8 @@ class IntakePublisher:
             seen.add(tx.txid)
             unique.append((tx.kind, tx.envelope))
             results.append(SubmitResult(txid=tx.txid, status="pending"))
+        if not unique:
+            return results
         try:  # one atomic batch (BULK_MAX is within the server's limit): all or nothing
             await publish_bulk(self.nc, unique, batch=len(unique))
         except Exception as error:  # nats raises several types; all mean "not all taken"
@@ -136,4 +141,4 @@ class IntakePublisher:
         return results
 
     async def wait_decided(self, txid: str, timeout: float) -> bool:
-        return await self.waiters.wait(txid, timeout, lambda: self.is_decided(txid))
+        return await self.waiters.wait(txid, timeout, lambda: txid in self.decided_among([txid]))

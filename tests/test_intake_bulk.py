@@ -97,10 +97,19 @@ async def test_bulk_over_http_takes_all_in_order(node: Node) -> None:
     status, answer = await call(raw_post, node.http_url + "/v1/txs", b"\r\n".join(crlf))
     assert status == 202 and [r["status"] for r in answer["results"]] == ["pending"] * 2
     assert await wait_decided(node, start + 35) == start + 35
+    again = await call(client(node).submit_many, [more[1], *crlf])  # all decided already
+    assert [t["status"] for t in again] == ["duplicate"] * 3
+    intake_before = (await counts(node))[0]
+    mixed = await transfers(node, 1, amount=1)
+    taken = await call(client(node).submit_many, [more[0], *mixed])
+    assert [t["status"] for t in taken] == ["duplicate", "pending"]
+    assert (await counts(node))[0] == intake_before + 1, "a decided one is not published again"
+    assert await wait_decided(node, start + 36) == start + 36
     with pytest.raises(LedgerError) as refused:
         await call(client(node).submit_many, [more[0], b"{}"])
     assert refused.value.code == "envelope_malformed" or "envelope 1" in refused.value.reason
-    assert await held(node) == held_before + sum(1_000 + i for i in range(30)) + 1 + 2 + 3 + 1 + 2
+    small = [1, 2, 3, 1, 2, 1]  # more (3), crlf (2), mixed (1)
+    assert await held(node) == held_before + sum(1_000 + i for i in range(30)) + sum(small)
 
 
 @pytest.mark.parametrize(

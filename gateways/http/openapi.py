@@ -97,7 +97,8 @@ def document(server_url: str = "http://127.0.0.1:8545") -> dict[str, Any]:
                     "bytes as signed. Every envelope is checked first; the first that fails "
                     "refuses the whole request (its index is in the message) and nothing is "
                     "published. Otherwise all are taken into INTAKE as atomic batches (one "
-                    "disk sync per batch). A txid repeated in the request is taken once.",
+                    "disk sync per batch). A txid repeated in the request is taken once; "
+                    "one the ledger has already decided is not taken again (duplicate).",
                     "requestBody": {
                         "required": True,
                         "content": {"application/x-ndjson": {"schema": {"type": "string"}}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -36,10 +37,16 @@ class ProjectionReads:
             row["body"] = _json.decode(row["body"])
         return row
 
-    def is_decided(self, txid: str) -> bool:
+    def decided_among(self, txids: Sequence[str]) -> set[str]:
+        """The ones of ``txids`` the projections show decided, in one query."""
+        if not txids:
+            return set()
         with self.db.cursor() as cur:
-            cur.execute("SELECT 1 FROM transactions WHERE txid = ?", [txid])
-            return cur.fetchone() is not None
+            cur.execute(
+                "SELECT txid FROM transactions WHERE txid IN (SELECT unnest(?::VARCHAR[]))",
+                [list(txids)],
+            )
+            return {txid for (txid,) in cur.fetchall()}
 
     def wallet(self, address: str) -> dict[str, Any] | None:
         with self.db.cursor() as cur:
