@@ -7,13 +7,15 @@ records) that live for one batch: with the defaults, each batch's objects surviv
 collection or two on their way out, and the full collections keep walking the modules,
 the aggregates and the client state loaded at start. Measured on the sequencer alone
 (``gateways.bench.sequencer_only``, 30,000 transfers): ~16 µs of collection a transfer
-with the defaults, ~2 with ``settle_gc`` (docs/BENCHMARKS.md).
+with the defaults, ~2.5 with ``settle_gc`` (docs/BENCHMARKS.md).
 
 ``settle_gc`` is called once a process has loaded what it keeps: it moves everything
 alive then out of the collector's sight (``gc.freeze``) and collects the young
 generation every ``YOUNG_THRESHOLD`` allocations instead of 700. Reference counting still
-frees everything acyclic at once; only cyclic garbage waits longer, at most one young
-generation's worth.
+frees everything acyclic at once. Cyclic garbage is found later: young cycles at the next
+young collection, older ones at the older generations' collections, which come as often
+as before relative to young ones. A cycle among the frozen start-up objects is never
+collected; that is at most what the process held at start (docs/DECISIONS.md).
 """
 
 from __future__ import annotations

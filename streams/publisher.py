@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 
 import msgspec
@@ -12,6 +13,8 @@ from domain.errors import ErrorCode, LedgerError
 from streams.envelope import OpenedTx, open_envelope
 from streams.intake import INTAKE_PREFIX
 from streams.intake_bulk import publish_bulk
+
+log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 5.0
 BULK_MAX = 1000  # envelopes per bulk request
@@ -31,7 +34,7 @@ def _open_all(envelopes: list[bytes], chain_id: str) -> list[OpenedTx]:
 
 class SubmitResult(msgspec.Struct, frozen=True):
     txid: str
-    status: str  # "pending" (taken into INTAKE) or "duplicate" (already taken)
+    status: str  # "pending" (taken into INTAKE) or "duplicate" (taken or decided before)
 
 
 class DecisionWaiters:
@@ -113,15 +116,16 @@ class IntakePublisher:
         batches (streams/intake_bulk.py): all or nothing. The first envelope that fails
         its check refuses the request, naming its index, and nothing is published. A
         transaction id repeated in the request is published once, and one the ledger has
-        already decided not at all: both answer ``duplicate``. (Batches cannot carry
-        ``Nats-Msg-Id``, so INTAKE's duplicate window cannot tell.)"""
+        already decided (accepted or rejected) not at all: both answer ``duplicate``, and
+        ``GET /v1/tx/{txid}`` says what became of it. (Batches cannot carry
+        ``Nats-Msg-Id``, so INTAKE's duplicate window cannot tell.) If the projections
+        cannot answer, every envelope is published: the sequencer decides a txid once."""
         if not 1 <= len(envelopes) <= BULK_MAX:
             raise LedgerError(
                 ErrorCode.BAD_REQUEST, f"send 1 to {BULK_MAX} envelopes, not {len(envelopes)}"
             )
         opened = await asyncio.to_thread(_open_all, envelopes, self.chain_id)
-        decided = await asyncio.to_thread(self.decided_among, [tx.txid for tx in opened])
-        seen: set[str] = set(decided)
+        seen: set[str] = await asyncio.to_thread(self._decided_or_none, opened)
         results, unique = [], []
         for tx in opened:
             if tx.txid in seen:
@@ -139,6 +143,13 @@ class IntakePublisher:
                 ErrorCode.UNAVAILABLE, f"intake did not take the batch: {error}"
             ) from None
         return results
+
+    def _decided_or_none(self, opened: list[OpenedTx]) -> set[str]:
+        try:
+            return set(self.decided_among([tx.txid for tx in opened]))
+        except Exception as error:  # a read of the projections, never a reason to refuse
+            log.warning("bulk submit: no look at which txids are decided (%s)", error)
+            return set()
 
     async def wait_decided(self, txid: str, timeout: float) -> bool:
         return await self.waiters.wait(txid, timeout, lambda: txid in self.decided_among([txid]))

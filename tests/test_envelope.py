@@ -219,6 +219,26 @@ def test_body_malformed(data: bytes, words: str) -> None:
     assert words in refused(envelope(data), ErrorCode.BODY_MALFORMED)
 
 
+def test_canonical_bodies_skip_the_duplicate_key_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes equal to their own canonical encoding cannot repeat a key, so they skip the
+    exact scan; any other spelling of the same body (here an explicit default) takes it."""
+    import streams.wire as wire
+    from streams.wire_market import MinerRegister
+
+    scanned: list[bytes] = []
+    monkeypatch.setattr(wire, "check_unique_keys", scanned.append)
+    common = {"chain_id": CHAIN, "signer": SIGNER.address, "nonce": 1, "created_at": 1}
+    miner = MinerRegister(
+        **common, miner_id="m-1", skills=["ocr", "échelle"], contact={"web": "https://m.example"}
+    )
+    for item in (Transfer(**common, to=OTHER.address, amount=5, memo="é"), miner):
+        assert decode_body(encode_body(item)) == item
+    assert scanned == []
+    spelled = json.dumps({**json.loads(encode_body(miner)), "contact": {}}).encode()
+    decode_body(spelled)
+    assert scanned == [spelled]
+
+
 def test_a_key_repeated_with_its_own_value_is_refused() -> None:
     """Canonical bodies skip the exact duplicate-key scan (their re-encoding is the same
     bytes); a body that repeats any of its keys, even with the same value, is not canonical

@@ -9,12 +9,18 @@ from streams.gc_tuning import YOUNG_THRESHOLD, settle_gc
 
 def test_settle_gc_freezes_what_is_alive_and_spaces_young_collections() -> None:
     before = gc.get_threshold()
-    kept = [{"wallet": i} for i in range(1000)]  # state a stage loaded at start
+    kept = [{"wallet": [i]} for i in range(1000)]  # state a stage loaded at start
+    assert all(gc.is_tracked(x) for x in kept)
     try:
         settle_gc("test")
-        assert gc.get_freeze_count() >= len(kept)
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(kept)
         assert gc.get_threshold() == (YOUNG_THRESHOLD, before[1], before[2])
-        assert not any(gc.is_tracked(x) and x in gc.get_objects(0) for x in kept[:3])
+        seen = {id(x) for generation in range(3) for x in gc.get_objects(generation)}
+        assert not any(id(x) in seen for x in kept), "frozen objects are out of every generation"
+        gc.unfreeze()
+        seen = {id(x) for x in gc.get_objects(2)}
+        assert all(id(x) in seen for x in kept), "unfrozen, they are old again"
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)

@@ -137,3 +137,23 @@ async def test_bad_bulk_requests_change_nothing(
         assert "envelope " in answer["message"]  # names the index of the bad one
     await asyncio.sleep(0.3)
     assert await counts(node) == before and await decided(node) == start
+
+
+async def test_bulk_is_published_when_the_projections_cannot_say_what_is_decided() -> None:
+    """Which txids are decided is a read of the projections: if it fails, the request is
+    not refused for it (the sequencer decides each txid once anyway)."""
+    from types import SimpleNamespace
+
+    from streams.envelope import open_envelope
+    from streams.publisher import IntakePublisher
+
+    def broken(_txids: object) -> set[str]:
+        raise RuntimeError("projections closed")
+
+    nc = SimpleNamespace(jetstream=lambda: None)
+    publisher = IntakePublisher(nc, "hive-dev", None, broken)  # type: ignore[arg-type]
+    key = RECIPIENTS[0]
+    _, raw = transactions.transfer(key, chain_id="hive-dev", to=key.address, amount=1, nonce=1)
+    assert publisher._decided_or_none([open_envelope(raw, "hive-dev")]) == set()
+    publisher.decided_among = lambda txids: set(txids)
+    assert len(publisher._decided_or_none([open_envelope(raw, "hive-dev")])) == 1

@@ -38,14 +38,18 @@ class ProjectionReads:
         return row
 
     def decided_among(self, txids: Sequence[str]) -> set[str]:
-        """The ones of ``txids`` the projections show decided, in one query."""
+        """The ones of ``txids`` the projections show decided, in one query: a point
+        lookup for one (what every wait asks), a join for many (a bulk request)."""
         if not txids:
             return set()
         with self.db.cursor() as cur:
-            cur.execute(
-                "SELECT txid FROM transactions WHERE txid IN (SELECT unnest(?::VARCHAR[]))",
-                [list(txids)],
-            )
+            if len(txids) == 1:
+                cur.execute("SELECT txid FROM transactions WHERE txid = ?", [txids[0]])
+            else:
+                cur.execute(
+                    "SELECT txid FROM transactions WHERE txid IN (SELECT unnest(?::VARCHAR[]))",
+                    [list(txids)],
+                )
             return {txid for (txid,) in cur.fetchall()}
 
     def wallet(self, address: str) -> dict[str, Any] | None:
