@@ -240,9 +240,8 @@ def test_canonical_bodies_skip_the_duplicate_key_scan(monkeypatch: pytest.Monkey
 
 
 def test_a_key_repeated_with_its_own_value_is_refused() -> None:
-    """Canonical bodies skip the exact duplicate-key scan (their re-encoding is the same
-    bytes); a body that repeats any of its keys, even with the same value, is not canonical
-    and is refused."""
+    """A body that repeats any of its keys, even with its own value, is refused: such
+    bytes are never their own canonical encoding, so they always take the exact scan."""
     canonical = body()
     for key, value in json.loads(canonical).items():
         pair = json.dumps({key: value}, separators=(",", ":"))[1:-1].encode()
