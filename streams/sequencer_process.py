@@ -4,17 +4,24 @@ On two cores the sequencer (checking, deciding, recording) and the projector (de
 DuckDB) each need most of a core; in one process they would take turns on one
 interpreter lock. The child reads INTAKE (through its check stage, a process of its own:
 streams/check_stage.py) and writes LEDGER, through NATS only; the parent sees its
-counters through shared memory and stops it with an event.
+counters through shared memory.
+
+The child stops, between batches, when the parent asks through a pipe, when the pipe
+closes (the parent is gone, even killed) or on SIGTERM (a service manager or ``timeout``
+signals the node's whole process group). A pipe rather than a ``multiprocessing.Event``:
+setting an Event waits for every process blocked on it to wake, so a child that had died
+while waiting made the parent's stop hang for ever.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import signal
 import threading
 from dataclasses import dataclass, fields
-from multiprocessing.sharedctypes import SynchronizedArray
+from multiprocessing.connection import Connection
 from typing import Any
 
 from streams.sequencer_state import SequencerStats
@@ -35,14 +42,20 @@ class SequencerConfig:
     log_level: int = logging.INFO
 
 
-def _publish(stats: SequencerStats, shared: SynchronizedArray[Any], failed: bool) -> None:
-    with shared.get_lock():
-        for i, name in enumerate(STAT_FIELDS):
-            shared[i] = float(getattr(stats, name))
-        shared[FAILED] = 1.0 if failed else 0.0
+def _publish(stats: SequencerStats, shared: Any, failed: bool) -> None:
+    for i, name in enumerate(STAT_FIELDS):
+        shared[i] = float(getattr(stats, name))
+    shared[FAILED] = 1.0 if failed else 0.0
 
 
-def _child(config: SequencerConfig, stop: Any, shared: SynchronizedArray[Any]) -> None:
+def _wait_for_stop(conn: Connection, stopper: threading.Event) -> None:
+    """Set ``stopper`` when the parent asks (anything sent) or its end of the pipe closes."""
+    with contextlib.suppress(EOFError, OSError):
+        conn.recv()
+    stopper.set()
+
+
+def _child(config: SequencerConfig, conn: Connection, shared: Any) -> None:
     """The child's main: build the sequencer on JetStream and run it until ``stop``."""
     from streams.check_stage import ProcessFeed
     from streams.gc_tuning import settle_gc
@@ -51,8 +64,11 @@ def _child(config: SequencerConfig, stop: Any, shared: SynchronizedArray[Any]) -
 
     logging.basicConfig(level=config.log_level, format="%(name)s[sequencer]: %(message)s")
     # A Ctrl-C reaches every process of the terminal's group; the node stops this one in
-    # order (``stop``), between batches, instead of a KeyboardInterrupt inside one.
+    # order (through the pipe), between batches, instead of a KeyboardInterrupt inside one.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stopper = threading.Event()
+    # SIGTERM (to the group, or to this process alone) stops it the same way.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopper.set())
     app = LedgerApplication(env={
         "PERSISTENCE_MODULE": "streams.persistence",
         "HIVELEDGER_NATS_URL": config.nats_url,
@@ -69,8 +85,7 @@ def _child(config: SequencerConfig, stop: Any, shared: SynchronizedArray[Any]) -
 
     reporter = threading.Thread(target=report, name="stats", daemon=True)
     reporter.start()
-    stopper = threading.Event()
-    watcher = threading.Thread(target=lambda: (stop.wait(), stopper.set()), daemon=True)
+    watcher = threading.Thread(target=_wait_for_stop, args=(conn, stopper), daemon=True)
     watcher.start()
     try:
         sequencer.run(stopper)
@@ -86,21 +101,27 @@ class SequencerProcess:
 
     def __init__(self, config: SequencerConfig) -> None:
         context = mp.get_context("spawn")  # never fork a process that runs event loops
-        self._stop = context.Event()
-        self._shared: SynchronizedArray[Any] = context.Array("d", len(STAT_FIELDS) + 1)
+        self._conn, child_conn = context.Pipe()
+        self._child_conn: Connection | None = child_conn
+        self._stopping = False
+        # Without a lock: a child killed while holding one would hang every later read.
+        # Each slot is one aligned double, written whole; a read may mix two publishes.
+        self._shared: Any = context.RawArray("d", len(STAT_FIELDS) + 1)
         self._process = context.Process(
-            target=_child, args=(config, self._stop, self._shared), name="hiveledger-sequencer",
+            target=_child, args=(config, child_conn, self._shared), name="hiveledger-sequencer",
             daemon=False,  # it starts the check stage's process (streams/check_stage.py)
         )  # fmt: skip
 
     def start(self) -> SequencerProcess:
         self._process.start()
+        if self._child_conn is not None:  # the child has its copy: its EOF is ours to give
+            self._child_conn.close()
+            self._child_conn = None
         return self
 
     @property
     def stats(self) -> SequencerStats:
-        with self._shared.get_lock():
-            values = list(self._shared)
+        values = list(self._shared)
         kwargs = {n: (values[i] if n.startswith("seconds") else int(values[i]))
                   for i, n in enumerate(STAT_FIELDS)}  # fmt: skip
         return SequencerStats(**kwargs)
@@ -110,14 +131,21 @@ class SequencerProcess:
         """Why the sequencer is not running, or None while it is."""
         if self._shared[FAILED] == 1.0:
             return "the sequencer's loop ended with an error: see the node's log"
-        if self._process.exitcode is not None and not self._stop.is_set():
+        if self._process.exitcode is not None and not self._stopping:
             return f"the sequencer process exited with code {self._process.exitcode}"
         return None
 
     def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
+        """Ask the child to stop after its batch, wait, and kill it if it does not."""
+        self._stopping = True
+        with contextlib.suppress(OSError):  # a child already gone closed its end
+            self._conn.send(None)
+        self._conn.close()
+        if self._process.pid is None:
+            return  # never started
         self._process.join(timeout)
         if self._process.is_alive():
-            log.warning("sequencer did not stop in %.0fs; terminating it", timeout)
-            self._process.terminate()
+            # SIGTERM would only ask again (the child takes it as a stop): SIGKILL.
+            log.warning("sequencer did not stop in %.0fs; killing it", timeout)
+            self._process.kill()
             self._process.join(5)
