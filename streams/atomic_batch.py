@@ -31,9 +31,15 @@ import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from streams.jetstream_errors import BatchOutcomeUnknownError, BatchRefusedError
+from streams.jetstream_errors import (
+    ERR_BATCH_TOO_LARGE,
+    ERR_WRONG_LAST_SEQUENCE,
+    BatchOutcomeUnknownError,
+    BatchRefusedError,
+)
 
 MAX_BATCH_MESSAGES = 1000  # server default limit per atomic batch (ADR-50)
+PROBE_EXPECTED_SEQ = str(2**62)  # a last subject sequence no stream reaches
 NO_RESPONDERS = "503"
 _SUBJECT = re.compile(r"[^\s*>]+")  # a concrete subject: no whitespace, no wildcards
 _HEADER_KEY = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -43,7 +49,9 @@ BatchMessage = tuple[str, bytes, Headers | None]
 Ack = dict[str, Any]
 
 
-async def publish_atomic_batch(nc: NATS, messages: Sequence[BatchMessage], timeout: float) -> Ack:
+async def publish_atomic_batch(
+    nc: NATS, messages: Sequence[BatchMessage], timeout: float, limit: int = MAX_BATCH_MESSAGES
+) -> Ack:
     """Publish ``messages`` (subject, data, headers) as one all-or-nothing batch and wait.
 
     Returns the server's ack (``{"stream", "seq", "batch", "count"}``; ``seq`` is the last
@@ -52,12 +60,13 @@ async def publish_atomic_batch(nc: NATS, messages: Sequence[BatchMessage], timeo
 
     Raises ``BatchRefusedError`` (nothing stored; see ``err_code``) or
     ``BatchOutcomeUnknownError`` (no ack in time: the batch may or may not be stored).
+    ``limit``: as for ``send_atomic_batch``.
     """
-    _check_count(messages)  # before anything goes out, the inbox's subscription included
+    _check_count(messages, limit)  # before anything goes out, the inbox's subscription included
     inbox = AckInbox(nc)
     await inbox.start()
     try:
-        future = await send_atomic_batch(nc, inbox, messages)
+        future = await send_atomic_batch(nc, inbox, messages, limit)
         return await await_ack(future, timeout, f"batch of {len(messages)}")
     finally:
         await inbox.close()
@@ -109,12 +118,13 @@ class AckInbox:
 
 
 async def send_atomic_batch(
-    nc: NATS, inbox: AckInbox, messages: Sequence[BatchMessage]
+    nc: NATS, inbox: AckInbox, messages: Sequence[BatchMessage], limit: int = MAX_BATCH_MESSAGES
 ) -> asyncio.Future[Ack]:
     """Send ``messages`` as one atomic batch in one write; return the future of its ack
     (resolved with the ack dict, or failed with ``BatchRefusedError``). The caller bounds
-    the wait: see ``await_ack``."""
-    _check_count(messages)
+    the wait: see ``await_ack``. ``limit``: the server's batch limit, if known to be raised
+    (``probe_batch_limit``)."""
+    _check_count(messages, limit)
     reply, future = inbox.expect()
     try:
         if len(messages) == 1:
@@ -145,13 +155,41 @@ async def await_ack(future: asyncio.Future[Ack], timeout: float, what: str) -> A
         raise BatchOutcomeUnknownError(f"no ack for {what} within {timeout}s", code=408) from None
 
 
-def _check_count(messages: Sequence[BatchMessage]) -> None:
+async def probe_batch_limit(nc: NATS, subject: str, wanted: int, timeout: float) -> int:
+    """The largest atomic batch, up to ``wanted`` messages, that the server takes on the
+    stream of ``subject``; stores nothing.
+
+    Sends one batch of ``wanted`` empty messages whose first expects ``subject`` to be at a
+    sequence no stream reaches. The server counts a batch's messages as they come and
+    checks expectations only at the commit: a batch within its limit is refused for the
+    expectation, a larger one for its size (``limits.batch.max_msgs`` in the server's
+    configuration; 1000 unless raised)."""
+    if wanted <= MAX_BATCH_MESSAGES:
+        return wanted
+    headers = {"Nats-Expected-Last-Subject-Sequence": PROBE_EXPECTED_SEQ}
+    messages: list[BatchMessage] = [(subject, b"", headers)]
+    messages += [(subject, b"", None)] * (wanted - 1)
+    inbox = AckInbox(nc)
+    await inbox.start()
+    try:
+        future = await send_atomic_batch(nc, inbox, messages, limit=wanted)
+        await await_ack(future, timeout, f"probe batch of {wanted}")
+    except BatchRefusedError as refusal:
+        if refusal.err_code == ERR_WRONG_LAST_SEQUENCE:
+            return wanted
+        if refusal.err_code == ERR_BATCH_TOO_LARGE:
+            return MAX_BATCH_MESSAGES
+        raise
+    finally:
+        await inbox.close()
+    raise AssertionError(f"a probe batch on {subject} was stored")  # pragma: no cover
+
+
+def _check_count(messages: Sequence[BatchMessage], limit: int = MAX_BATCH_MESSAGES) -> None:
     if not messages:
         raise ValueError("an atomic batch needs at least one message")
-    if len(messages) > MAX_BATCH_MESSAGES:
-        raise ValueError(
-            f"{len(messages)} messages exceed the atomic batch limit {MAX_BATCH_MESSAGES}"
-        )
+    if len(messages) > limit:
+        raise ValueError(f"{len(messages)} messages exceed the atomic batch limit {limit}")
 
 
 def _hpub(

@@ -31,11 +31,13 @@ from streams.atomic_batch import (
     AckInbox,
     BatchMessage,
     await_ack,
+    probe_batch_limit,
     publish_atomic_batch,
     send_atomic_batch,
 )
 from streams.jetstream_errors import (
     ERR_BATCH_SAME_SUBJECT_EXPECTED,
+    ERR_BATCH_TOO_LARGE,
     ERR_BATCH_UNSUPPORTED_HEADER,
     ERR_DUPLICATE_MSG_ID,
     ERR_STREAM_NAME_IN_USE,
@@ -65,6 +67,7 @@ from streams.jetstream_reads import (
 __all__ = [
     "API",
     "ERR_BATCH_SAME_SUBJECT_EXPECTED",
+    "ERR_BATCH_TOO_LARGE",
     "ERR_BATCH_UNSUPPORTED_HEADER",
     "ERR_DUPLICATE_MSG_ID",
     "ERR_STREAM_NAME_IN_USE",
@@ -94,6 +97,7 @@ __all__ = [
     "install_fast_header_parser",
     "iter_stream",
     "multi_last",
+    "probe_batch_limit",
     "publish_atomic_batch",
     "send_atomic_batch",
     "stream_info",

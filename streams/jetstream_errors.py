@@ -12,6 +12,7 @@ ERR_STREAM_NAME_IN_USE = 10058  # stream exists with another configuration
 ERR_STREAM_NOT_FOUND = 10059
 ERR_BATCH_UNSUPPORTED_HEADER = 10177  # Nats-Msg-Id inside an atomic batch
 ERR_DUPLICATE_MSG_ID = 10201
+ERR_BATCH_TOO_LARGE = 10199  # more messages than the server's limits.batch.max_msgs
 
 
 class JetStreamError(Exception):

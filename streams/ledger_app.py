@@ -18,7 +18,7 @@ from domain.chain import Chain
 from domain.market import Market
 from domain.transaction import TxRecord
 from domain.wallet import Wallet
-from streams.jetstream import multi_last
+from streams.jetstream import MAX_BATCH_MESSAGES, multi_last
 from streams.recorders import JetStreamRecorder
 from streams.subjects import aggregate_subject
 
@@ -189,6 +189,17 @@ class LedgerApplication(Application[str]):
         for aggregate in changed:
             if not isinstance(aggregate, TxRecord):
                 self.cache.put(aggregate.id, aggregate)
+
+    def raise_batch_limit(self, wanted: int) -> int:
+        """Messages one write may hold from now on: up to ``wanted`` if the JetStream server
+        takes batches that large (streams/atomic_batch.py ``probe_batch_limit``). Any other
+        recorder keeps the server default, so it batches as a default server would."""
+        recorder = self.recorder
+        if not isinstance(recorder, JetStreamRecorder):
+            return MAX_BATCH_MESSAGES
+        datastore = recorder.datastore
+        limit: int = datastore.run(datastore.writer.raise_batch_limit(wanted))
+        return limit
 
     def forget(self) -> None:
         """Drop every cached aggregate, and what the JetStream writer presumed of writes

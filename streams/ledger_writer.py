@@ -49,6 +49,7 @@ from streams.jetstream import (
     await_ack,
     direct_get_last,
     multi_last,
+    probe_batch_limit,
     send_atomic_batch,
 )
 from streams.subjects import aggregate_subject, tracking_subject
@@ -93,6 +94,7 @@ class LedgerWriter:
         self.versions = VersionCache(cache_size)  # subject -> (version, seq)
         self.positions = VersionCache(10_000)  # tracking subject -> (notification id, seq)
         self.head: Head | None = None
+        self.batch_limit = MAX_BATCH_MESSAGES  # messages per write; see raise_batch_limit
         self._lock = asyncio.Lock()
         self._inbox: AckInbox | None = None
         self._in_flight = 0
@@ -126,12 +128,19 @@ class LedgerWriter:
                 self._forget_all()
                 raise IntegrityError(f"{self.stream} refused the write: {err}") from err
 
-    @staticmethod
-    def _check_size(events: Sequence[StoredEvent], tracking: Tracking | None) -> None:
-        if len(events) + (tracking is not None) > MAX_BATCH_MESSAGES:
+    async def raise_batch_limit(self, wanted: int) -> int:
+        """Write batches of up to ``wanted`` messages if the server takes them (its
+        ``limits.batch.max_msgs``), else of its default 1000. Returns the limit now in use."""
+        async with self._lock, self._mapped_errors():
+            subject = f"{self.prefix}._probe"
+            self.batch_limit = await probe_batch_limit(self.nc, subject, wanted, self.timeout)
+        return self.batch_limit
+
+    def _check_size(self, events: Sequence[StoredEvent], tracking: Tracking | None) -> None:
+        if len(events) + (tracking is not None) > self.batch_limit:
             raise ProgrammingError(
                 f"{len(events)} events (+ tracking) exceed the atomic batch limit of "
-                f"{MAX_BATCH_MESSAGES} messages; save fewer at once"
+                f"{self.batch_limit} messages; save fewer at once"
             )
 
     @contextlib.asynccontextmanager
@@ -226,7 +235,7 @@ class LedgerWriter:
         if self._inbox is None:
             self._inbox = AckInbox(self.nc)
             await self._inbox.start()
-        ack = await send_atomic_batch(self.nc, self._inbox, messages)
+        ack = await send_atomic_batch(self.nc, self._inbox, messages, self.batch_limit)
         sent = SentBatch(ack, events, subjects, tracking, len(messages), presumed, head)
         self._in_flight += 1
         if head is not None and new_hash is not None:  # chained: the sequences are known now

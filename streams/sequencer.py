@@ -44,8 +44,22 @@ from streams.sequencer_state import InFlight, SeenIds, SequencerStats
 log = logging.getLogger(__name__)
 
 INTAKE_APPLICATION = "INTAKE"
-BATCH_EVENTS_MAX = 950  # JetStream's atomic batch limit is 1000 messages per batch
-FETCH_MAX = BATCH_EVENTS_MAX // EVENTS_MAX["transfer"]  # a batch of transfers, at most
+# Messages per LEDGER write the sequencer asks the server for. nats-server takes 1000 per
+# atomic batch unless its limits.batch.max_msgs is raised (the embedded server's is: see
+# streams/server.py); each batch costs the server ~7 ms of CPU to stage and commit
+# whatever its size, so larger batches cost less per transaction (docs/BENCHMARKS.md).
+LEDGER_BATCH_WANTED = 4000
+BATCH_HEADROOM = 50  # messages kept free: the tracking record, and room to spare
+
+
+def batch_events_max(batch_messages: int) -> int:
+    """Events one write may hold when a batch holds ``batch_messages`` messages."""
+    return batch_messages - BATCH_HEADROOM
+
+
+def fetch_max(batch_messages: int) -> int:
+    """Transfers one batch takes at most, each at its most events."""
+    return batch_events_max(batch_messages) // EVENTS_MAX["transfer"]
 
 
 TRANSIENT_PAUSE_MIN_S = 0.05
@@ -73,12 +87,23 @@ class Sequencer:
         chain_id: str,
         pool: ThreadPoolExecutor | None = None,
         clock: Callable[[], int] = now_ms,
-        max_txs: int = FETCH_MAX,
+        max_txs: int | None = None,
         feed: CheckedFeed | None = None,
+        batch_messages: int | None = None,
     ) -> None:
         """``feed`` fetches and checks INTAKE (streams/check_stage.py); without one, the
-        sequencer reads ``source`` itself and checks on ``pool`` (or inline)."""
-        assert 0 < max_txs <= BATCH_EVENTS_MAX
+        sequencer reads ``source`` itself and checks on ``pool`` (or inline).
+
+        ``batch_messages``: messages per LEDGER write; by default as many as the server
+        takes, up to ``LEDGER_BATCH_WANTED``. ``max_txs``: transactions per batch; by
+        default as many as fit at their most events."""
+        if batch_messages is None:
+            batch_messages = app.raise_batch_limit(LEDGER_BATCH_WANTED)
+            log.info("LEDGER writes of up to %d messages", batch_messages)
+        self.batch_events_max = batch_events_max(batch_messages)
+        if max_txs is None:
+            max_txs = fetch_max(batch_messages)
+        assert 0 < max_txs <= self.batch_events_max
         self.app = app
         self.source = source
         self._own_feed = feed is None
@@ -352,11 +377,10 @@ class Sequencer:
         self.position = self.app.process_recorder.max_tracking_id(INTAKE_APPLICATION) or 0
         self.stats.position = self.position
 
-    @staticmethod
     def _fit(
-        messages: list[IntakeMessage], checked: list[OpenedTx | Refusal]
+        self, messages: list[IntakeMessage], checked: list[OpenedTx | Refusal]
     ) -> tuple[list[IntakeMessage], list[OpenedTx | Refusal]]:
-        budget, count = BATCH_EVENTS_MAX, 0
+        budget, count = self.batch_events_max, 0
         for item in checked:
             budget -= events_max(item)
             if budget < 0:

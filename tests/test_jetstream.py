@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import nats
@@ -28,12 +29,13 @@ from streams.jetstream import (
     install_fast_header_parser,
     iter_stream,
     multi_last,
+    probe_batch_limit,
     publish_atomic_batch,
     stream_info,
 )
 from streams.loop_thread import LoopClosedError, LoopThread
 from streams.persistence import Factory
-from streams.server import EmbeddedNatsServer
+from streams.server import BATCH_LIMIT, EmbeddedNatsServer
 from streams.subjects import (
     InvalidAggregateIdError,
     aggregate_subject,
@@ -135,6 +137,37 @@ async def test_atomic_batch_limits_are_checked_before_sending(nc: NATS) -> None:
         await publish_atomic_batch(nc, [("x.y", b"", None)] * 1001, timeout=1)
     with pytest.raises(ValueError, match="subject"):
         await publish_atomic_batch(nc, [("x y", b"", None), ("x.y", b"", None)], timeout=1)
+
+
+async def test_the_embedded_server_takes_larger_batches_and_the_probe_finds_them(
+    nc: NATS, ledger: tuple[str, str]
+) -> None:
+    name, prefix = ledger
+    assert BATCH_LIMIT > 1000
+    assert await probe_batch_limit(nc, f"{prefix}._probe", BATCH_LIMIT, timeout=10) == BATCH_LIMIT
+    assert await probe_batch_limit(nc, f"{prefix}._probe", 300, timeout=10) == 300
+    info = await stream_info(nc, name)
+    assert info is not None and info["state"]["messages"] == 0, "a probe stores nothing"
+    messages = [(f"{prefix}.a.{i % 7}", b"m", None) for i in range(BATCH_LIMIT)]
+    with pytest.raises(ValueError, match="limit"):  # the default limit, unless raised
+        await publish_atomic_batch(nc, messages, timeout=10)
+    ack = await publish_atomic_batch(nc, messages, timeout=10, limit=BATCH_LIMIT)
+    assert ack["count"] == BATCH_LIMIT
+
+
+async def test_a_server_with_the_default_limit_is_probed_down_to_1000(tmp_path: Path) -> None:
+    with EmbeddedNatsServer(tmp_path / "nats", batch_limit=None) as server:
+        conn = await nats.connect(server.url)
+        try:
+            await ensure_ledger_stream(conn, "LD", "ld")
+            assert await probe_batch_limit(conn, "ld._probe", 4000, timeout=10) == 1000
+            info = await stream_info(conn, "LD")
+            assert info is not None and info["state"]["messages"] == 0
+            # the connection and the stream work on after the refused probe
+            ack = await publish_atomic_batch(conn, [("ld.a.b", b"1", None)] * 2, timeout=10)
+            assert ack["seq"] == 2
+        finally:
+            await conn.close()
 
 
 @pytest.mark.parametrize(

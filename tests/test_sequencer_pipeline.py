@@ -22,8 +22,8 @@ from streams.commit_chain import verify_stream
 from streams.intake import MemoryIntake
 from streams.keys import Keypair
 from streams.ledger_app import LedgerApplication
-from streams.sequencer import INTAKE_APPLICATION, Sequencer
-from streams.server import EmbeddedNatsServer
+from streams.sequencer import INTAKE_APPLICATION, Sequencer, fetch_max
+from streams.server import BATCH_LIMIT, EmbeddedNatsServer
 
 CHAIN = "pipe-chain"
 WALLETS = 12
@@ -150,13 +150,13 @@ def test_a_write_refused_in_flight_costs_a_resync_not_a_transaction(
     reference = run_to_end(reference_app, envelopes, pipelined=False)
     sent = {"batches": 0}
 
-    async def sabotage(nc: Any, inbox: Any, messages: Any) -> Any:
+    async def sabotage(nc: Any, inbox: Any, messages: Any, limit: int) -> Any:
         sent["batches"] += 1
         if sent["batches"] == 4:
             subject, data, headers = messages[0]
             headers = {**headers, "Nats-Expected-Last-Sequence": "1"}  # not the head
             messages = [(subject, data, headers), *messages[1:]]
-        return await send_atomic_batch(nc, inbox, messages)
+        return await send_atomic_batch(nc, inbox, messages, limit)
 
     monkeypatch.setattr(ledger_writer, "send_atomic_batch", sabotage)
     sequencer = run_to_end(app, envelopes, pipelined=True)
@@ -224,3 +224,31 @@ def test_a_write_that_fails_before_it_is_sent_loses_nothing(
         recipient = app.load(Wallet.create_id(keys[i + 1].address))
         assert recipient is not None, f"transfer {i // 2 + 1} was lost"
         assert (sender.balance, recipient.balance) == (1_000 - 100 - i, 100 + i)
+
+
+def test_a_sequencer_writes_batches_as_large_as_the_server_takes(new_ledger: Any) -> None:
+    """The embedded server takes atomic batches of BATCH_LIMIT messages: the sequencer
+    finds out and takes ~4 times as many transfers a batch, writing the same ledger."""
+    envelopes = traffic(1100, seed=3)
+    large_app, default_app = new_ledger(), new_ledger()
+    large = Sequencer(large_app, MemoryIntake(envelopes), CHAIN, clock=lambda: 1_000)
+    default = Sequencer(
+        default_app, MemoryIntake(envelopes), CHAIN, clock=lambda: 1_000, batch_messages=1000
+    )
+    assert large.max_txs == fetch_max(BATCH_LIMIT) > default.max_txs == fetch_max(1000)
+    for sequencer in (large, default):
+        for _ in range(100):
+            if sequencer.stats.position >= len(envelopes):
+                break
+            sequencer.step(timeout=0, settle=False)
+        sequencer.flush()
+        assert sequencer.stats.position == len(envelopes)
+    # 1100 transfers of 3 events or more: the first write held over 2,000 messages
+    assert large.stats.batches == 2 and default.stats.batches >= 5
+    # a batch groups its events by aggregate, so only the order across aggregates differs
+    assert sorted(ledger_shape(large_app)) == sorted(ledger_shape(default_app))
+    assert (large.stats.accepted, large.stats.rejected, large.stats.duplicates) == (
+        default.stats.accepted, default.stats.rejected, default.stats.duplicates,
+    )  # fmt: skip
+    assert balances(large_app) == balances(default_app)
+    assert chain_head(large_app).commits == large.stats.batches + 2
