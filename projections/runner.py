@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 # no commit record for this long, nothing pending after it, is not a write in progress
 # (foreign data, which then fails its batch loudly, or a ledger without commits): apply it.
 WRITE_WAIT_S = 5.0
-MAX_CARRIED = 50_000  # far above one atomic write (<= 1000 messages): a ledger without commits
+MAX_CARRIED = 50_000  # far above one atomic write (<= 4000 messages): a ledger without commits
 
 IDLE_WAIT = 0.5  # seconds the feed waits for a message before checking the stream
 

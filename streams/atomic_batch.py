@@ -1,7 +1,9 @@
 """JetStream atomic batch publish (server 2.12+, ADR-50), waited on or pipelined.
 
-A batch is up to 1000 messages with headers ``Nats-Batch-Id``, ``Nats-Batch-Sequence``
-and, on the last message, ``Nats-Batch-Commit: 1``; the server stores all of it or none.
+A batch is up to 1000 messages (the server's default ``limits.batch.max_msgs``; more where
+it is raised: ``probe_batch_limit``) with headers ``Nats-Batch-Id``,
+``Nats-Batch-Sequence`` and, on the last message, ``Nats-Batch-Commit: 1``; the server
+stores all of it or none.
 Only the commit message asks for a reply, so a batch costs one round trip.
 
 - ``publish_atomic_batch`` sends a batch and waits for its ack (an inbox of its own).
@@ -39,7 +41,11 @@ from streams.jetstream_errors import (
 )
 
 MAX_BATCH_MESSAGES = 1000  # server default limit per atomic batch (ADR-50)
+# The limit the embedded server is given, and what the sequencer asks a server for: each
+# atomic batch costs nats-server ~7.5 ms of CPU whatever its size (docs/DECISIONS.md).
+LARGE_BATCH_MESSAGES = 4000
 PROBE_EXPECTED_SEQ = str(2**62)  # a last subject sequence no stream reaches
+_TOO_LARGE = re.compile(r"too large: (\d+)")
 NO_RESPONDERS = "503"
 _SUBJECT = re.compile(r"[^\s*>]+")  # a concrete subject: no whitespace, no wildcards
 _HEADER_KEY = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -157,32 +163,33 @@ async def await_ack(future: asyncio.Future[Ack], timeout: float, what: str) -> A
 
 async def probe_batch_limit(nc: NATS, subject: str, wanted: int, timeout: float) -> int:
     """The largest atomic batch, up to ``wanted`` messages, that the server takes on the
-    stream of ``subject``; stores nothing.
+    stream of ``subject``; stores nothing. Up to 1000, every server takes it: no probe.
 
     Sends one batch of ``wanted`` empty messages whose first expects ``subject`` to be at a
     sequence no stream reaches. The server counts a batch's messages as they come and
     checks expectations only at the commit: a batch within its limit is refused for the
-    expectation, a larger one for its size (``limits.batch.max_msgs`` in the server's
-    configuration; 1000 unless raised)."""
+    expectation, a larger one for its size, with the limit in the refusal's text
+    (``limits.batch.max_msgs`` in the server's configuration; 1000 unless raised)."""
     if wanted <= MAX_BATCH_MESSAGES:
         return wanted
     headers = {"Nats-Expected-Last-Subject-Sequence": PROBE_EXPECTED_SEQ}
     messages: list[BatchMessage] = [(subject, b"", headers)]
     messages += [(subject, b"", None)] * (wanted - 1)
-    inbox = AckInbox(nc)
-    await inbox.start()
     try:
-        future = await send_atomic_batch(nc, inbox, messages, limit=wanted)
-        await await_ack(future, timeout, f"probe batch of {wanted}")
+        await publish_atomic_batch(nc, messages, timeout, limit=wanted)
     except BatchRefusedError as refusal:
         if refusal.err_code == ERR_WRONG_LAST_SEQUENCE:
             return wanted
         if refusal.err_code == ERR_BATCH_TOO_LARGE:
-            return MAX_BATCH_MESSAGES
+            return min(limit_in_refusal(refusal) or MAX_BATCH_MESSAGES, wanted)
         raise
-    finally:
-        await inbox.close()
     raise AssertionError(f"a probe batch on {subject} was stored")  # pragma: no cover
+
+
+def limit_in_refusal(refusal: BatchRefusedError) -> int | None:
+    """The server's batch limit, as a refusal for size (err_code 10199) states it."""
+    found = _TOO_LARGE.search(refusal.description)
+    return int(found.group(1)) if found and int(found.group(1)) > 0 else None
 
 
 def _check_count(messages: Sequence[BatchMessage], limit: int = MAX_BATCH_MESSAGES) -> None:

@@ -6,8 +6,9 @@ Used by the persistence module, the sequencer and the projector:
   through the raw API (``$JS.API.STREAM.CREATE.<name>``), because nats-py's
   ``StreamConfig`` has no ``allow_atomic``.
 - ``publish_atomic_batch`` / ``send_atomic_batch``: all-or-nothing publish of up to 1000
-  messages (server 2.12+, ADR-50), waited on or pipelined (streams/atomic_batch.py,
-  re-exported here).
+  messages, or as many as the server's raised limit allows (``probe_batch_limit``)
+  (server 2.12+, ADR-50), waited on or pipelined (streams/atomic_batch.py, re-exported
+  here).
 - ``direct_get_batch``, ``direct_get_last``, ``multi_last``, ``iter_stream``: reads
   through batch Direct Get (server 2.11+, ADR-31), many messages per request;
   ``take_pending`` drains a push subscription; ``install_fast_header_parser`` makes
@@ -27,10 +28,12 @@ import nats.errors
 from nats.aio.client import Client as NATS
 
 from streams.atomic_batch import (
+    LARGE_BATCH_MESSAGES,
     MAX_BATCH_MESSAGES,
     AckInbox,
     BatchMessage,
     await_ack,
+    limit_in_refusal,
     probe_batch_limit,
     publish_atomic_batch,
     send_atomic_batch,
@@ -73,6 +76,7 @@ __all__ = [
     "ERR_STREAM_NAME_IN_USE",
     "ERR_STREAM_NOT_FOUND",
     "ERR_WRONG_LAST_SEQUENCE",
+    "LARGE_BATCH_MESSAGES",
     "MAX_BATCH_MESSAGES",
     "MAX_DIRECT_BATCH",
     "AckInbox",
@@ -96,6 +100,7 @@ __all__ = [
     "ensure_stream",
     "install_fast_header_parser",
     "iter_stream",
+    "limit_in_refusal",
     "multi_last",
     "probe_batch_limit",
     "publish_atomic_batch",

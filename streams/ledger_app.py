@@ -190,15 +190,25 @@ class LedgerApplication(Application[str]):
             if not isinstance(aggregate, TxRecord):
                 self.cache.put(aggregate.id, aggregate)
 
-    def raise_batch_limit(self, wanted: int) -> int:
-        """Messages one write may hold from now on: up to ``wanted`` if the JetStream server
-        takes batches that large (streams/atomic_batch.py ``probe_batch_limit``). Any other
-        recorder keeps the server default, so it batches as a default server would."""
+    def negotiate_batch_limit(self, wanted: int) -> int:
+        """Messages one write may hold from now on: ``wanted``, or fewer if the JetStream
+        server takes less (streams/atomic_batch.py ``probe_batch_limit``). Any other
+        recorder keeps at most the server default, so it batches as a default server."""
+        recorder = self.recorder
+        if not isinstance(recorder, JetStreamRecorder):
+            return min(wanted, MAX_BATCH_MESSAGES)
+        datastore = recorder.datastore
+        limit: int = datastore.run(datastore.writer.negotiate_batch_limit(wanted))
+        return limit
+
+    @property
+    def batch_limit(self) -> int:
+        """Messages one write may hold now (lowered by the writer if the server refused a
+        batch for its size)."""
         recorder = self.recorder
         if not isinstance(recorder, JetStreamRecorder):
             return MAX_BATCH_MESSAGES
-        datastore = recorder.datastore
-        limit: int = datastore.run(datastore.writer.raise_batch_limit(wanted))
+        limit: int = recorder.datastore.writer.batch_limit
         return limit
 
     def forget(self) -> None:

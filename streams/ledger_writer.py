@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 
@@ -41,6 +42,7 @@ from streams.commit_chain import (
 )
 from streams.jetstream import (
     ERR_BATCH_SAME_SUBJECT_EXPECTED,
+    ERR_BATCH_TOO_LARGE,
     ERR_WRONG_LAST_SEQUENCE,
     MAX_BATCH_MESSAGES,
     AckInbox,
@@ -48,12 +50,15 @@ from streams.jetstream import (
     JetStreamError,
     await_ack,
     direct_get_last,
+    limit_in_refusal,
     multi_last,
     probe_batch_limit,
     send_atomic_batch,
 )
 from streams.subjects import aggregate_subject, tracking_subject
 from streams.writer_state import Head, SentBatch, VersionCache
+
+log = logging.getLogger(__name__)
 
 EXPECTED_LAST_SEQ = "Nats-Expected-Last-Sequence"
 EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
@@ -94,7 +99,7 @@ class LedgerWriter:
         self.versions = VersionCache(cache_size)  # subject -> (version, seq)
         self.positions = VersionCache(10_000)  # tracking subject -> (notification id, seq)
         self.head: Head | None = None
-        self.batch_limit = MAX_BATCH_MESSAGES  # messages per write; see raise_batch_limit
+        self.batch_limit = MAX_BATCH_MESSAGES  # messages per write; see negotiate_batch_limit
         self._lock = asyncio.Lock()
         self._inbox: AckInbox | None = None
         self._in_flight = 0
@@ -128,13 +133,31 @@ class LedgerWriter:
                 self._forget_all()
                 raise IntegrityError(f"{self.stream} refused the write: {err}") from err
 
-    async def raise_batch_limit(self, wanted: int) -> int:
-        """Write batches of up to ``wanted`` messages if the server takes them (its
-        ``limits.batch.max_msgs``), else of its default 1000. Returns the limit now in use."""
-        async with self._lock, self._mapped_errors():
+    async def negotiate_batch_limit(self, wanted: int) -> int:
+        """Write batches of up to ``wanted`` messages, or of as many as the server takes
+        if fewer (its ``limits.batch.max_msgs``; 1000 unless raised). Returns the limit now
+        in use. If the server cannot be asked, the default: a probe stores nothing, and
+        every server takes 1000."""
+        async with self._lock:
             subject = f"{self.prefix}._probe"
-            self.batch_limit = await probe_batch_limit(self.nc, subject, wanted, self.timeout)
-        return self.batch_limit
+            try:
+                limit = await probe_batch_limit(self.nc, subject, wanted, self.timeout)
+            except (JetStreamError, nats.errors.Error) as error:
+                limit = min(wanted, MAX_BATCH_MESSAGES)
+                log.warning("%s: could not ask the batch limit (%s); %d", self.stream, error, limit)
+            self.batch_limit = limit
+        return limit
+
+    def _smaller_batches(self, refusal: BatchRefusedError) -> None:
+        """A write refused for its size (the server's limit was lowered, or a stream's
+        leader moved to a server with a lower one): write smaller batches from now on."""
+        stated = limit_in_refusal(refusal)
+        lower = stated if stated and stated < self.batch_limit else self.batch_limit // 2
+        log.warning(
+            "%s refused a batch for its size (%s); batches of up to %d messages from now on",
+            self.stream, refusal.description, max(lower, 1),
+        )  # fmt: skip
+        self.batch_limit = max(lower, 1)
 
     def _check_size(self, events: Sequence[StoredEvent], tracking: Tracking | None) -> None:
         if len(events) + (tracking is not None) > self.batch_limit:
@@ -250,6 +273,8 @@ class LedgerWriter:
             ack = await await_ack(sent.ack, self.timeout, f"{self.stream} batch")
         except BatchRefusedError as err:
             self._in_flight -= 1
+            if err.err_code == ERR_BATCH_TOO_LARGE:
+                self._smaller_batches(err)  # the caller sees a failed write, and retries
             if err.err_code not in CONFLICT_CODES:
                 raise
             self._undo(sent)

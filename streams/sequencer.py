@@ -37,7 +37,7 @@ from streams.intake import (
     Refusal,
     events_max,
 )
-from streams.jetstream import JetStreamError
+from streams.jetstream import LARGE_BATCH_MESSAGES, JetStreamError
 from streams.ledger_app import LedgerApplication
 from streams.sequencer_state import InFlight, SeenIds, SequencerStats
 
@@ -46,20 +46,20 @@ log = logging.getLogger(__name__)
 INTAKE_APPLICATION = "INTAKE"
 # Messages per LEDGER write the sequencer asks the server for. nats-server takes 1000 per
 # atomic batch unless its limits.batch.max_msgs is raised (the embedded server's is: see
-# streams/server.py); each batch costs the server ~7 ms of CPU to stage and commit
+# streams/server.py); each batch costs the server ~7.5 ms of CPU to stage and commit
 # whatever its size, so larger batches cost less per transaction (docs/BENCHMARKS.md).
-LEDGER_BATCH_WANTED = 4000
+LEDGER_BATCH_WANTED = LARGE_BATCH_MESSAGES
 BATCH_HEADROOM = 50  # messages kept free: the tracking record, and room to spare
 
 
-def batch_events_max(batch_messages: int) -> int:
+def events_per_batch(batch_messages: int) -> int:
     """Events one write may hold when a batch holds ``batch_messages`` messages."""
-    return batch_messages - BATCH_HEADROOM
+    return batch_messages - max(1, min(BATCH_HEADROOM, batch_messages // 20))
 
 
-def fetch_max(batch_messages: int) -> int:
+def transfers_per_batch(batch_messages: int) -> int:
     """Transfers one batch takes at most, each at its most events."""
-    return batch_events_max(batch_messages) // EVENTS_MAX["transfer"]
+    return max(1, events_per_batch(batch_messages) // EVENTS_MAX["transfer"])
 
 
 TRANSIENT_PAUSE_MIN_S = 0.05
@@ -94,16 +94,13 @@ class Sequencer:
         """``feed`` fetches and checks INTAKE (streams/check_stage.py); without one, the
         sequencer reads ``source`` itself and checks on ``pool`` (or inline).
 
-        ``batch_messages``: messages per LEDGER write; by default as many as the server
-        takes, up to ``LEDGER_BATCH_WANTED``. ``max_txs``: transactions per batch; by
-        default as many as fit at their most events."""
-        if batch_messages is None:
-            batch_messages = app.raise_batch_limit(LEDGER_BATCH_WANTED)
-            log.info("LEDGER writes of up to %d messages", batch_messages)
-        self.batch_events_max = batch_events_max(batch_messages)
-        if max_txs is None:
-            max_txs = fetch_max(batch_messages)
-        assert 0 < max_txs <= self.batch_events_max
+        ``batch_messages``: messages per LEDGER write wanted (``LEDGER_BATCH_WANTED`` by
+        default); fewer if the server takes fewer. ``max_txs``: transactions per batch at
+        most; by default as many as fit at their most events."""
+        self._max_txs_given = max_txs
+        self.batch_events_max = 0
+        self.max_txs = 0
+        self._size_batches(app.negotiate_batch_limit(batch_messages or LEDGER_BATCH_WANTED))
         self.app = app
         self.source = source
         self._own_feed = feed is None
@@ -115,7 +112,6 @@ class Sequencer:
         self.chain_id = chain_id
         self.pool = pool
         self.clock = clock
-        self.max_txs = max_txs
         self.seen = SeenIds()
         self.failure: BaseException | None = None
         self.stats = SequencerStats()
@@ -126,6 +122,21 @@ class Sequencer:
         self.market = self._load_market()
         self.position = app.process_recorder.max_tracking_id(INTAKE_APPLICATION) or 0
         self.stats.position = self.position
+
+    def _size_batches(self, batch_messages: int) -> None:
+        """Size batches for writes of up to ``batch_messages`` messages."""
+        events = events_per_batch(batch_messages)
+        if events == self.batch_events_max:
+            return
+        fitting = transfers_per_batch(batch_messages)
+        given = self._max_txs_given
+        self.batch_events_max = events
+        self.max_txs = min(given, fitting) if given is not None else fitting
+        assert 0 < self.max_txs <= self.batch_events_max
+        log.info(
+            "LEDGER writes of up to %d messages: up to %d transactions a batch",
+            batch_messages, self.max_txs,
+        )  # fmt: skip
 
     def _load_chain(self) -> Chain:
         chain = self.app.load_chain(self.chain_id)
@@ -372,6 +383,7 @@ class Sequencer:
                 flight.pending.wait()
         self._unconfirmed.clear()
         self.app.forget()
+        self._size_batches(self.app.batch_limit)  # lowered if a write was too large
         self.chain = self._load_chain()
         self.market = self._load_market()
         self.position = self.app.process_recorder.max_tracking_id(INTAKE_APPLICATION) or 0

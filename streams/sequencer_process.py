@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing as mp
+import multiprocessing.connection as mp_connection
+import os
 import signal
 import threading
 from dataclasses import dataclass, fields
@@ -48,27 +50,41 @@ def _publish(stats: SequencerStats, shared: Any, failed: bool) -> None:
     shared[FAILED] = 1.0 if failed else 0.0
 
 
-def _wait_for_stop(conn: Connection, stopper: threading.Event) -> None:
-    """Set ``stopper`` when the parent asks (anything sent) or its end of the pipe closes."""
-    with contextlib.suppress(EOFError, OSError):
-        conn.recv()
+def _wait_for_stop(conn: Connection, signalled: int, stopper: threading.Event) -> None:
+    """Set ``stopper`` when the parent asks (anything sent), its end of the pipe closes, or
+    a signal handler wrote to ``signalled`` (handlers take no locks: Event.set does)."""
+    ready = mp_connection.wait([conn, signalled])
+    if conn in ready:
+        with contextlib.suppress(EOFError, OSError):
+            conn.recv()
     stopper.set()
 
 
+def _stop_on_signals() -> int:
+    """SIGTERM (to the group, or to this process alone) asks for a stop: the returned
+    descriptor becomes readable. A Ctrl-C reaches every process of the terminal's group;
+    the node stops this one in order, through the pipe, between batches: SIGINT is
+    ignored rather than a KeyboardInterrupt inside a batch."""
+    signalled, wakeup = os.pipe()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: os.write(wakeup, b"."))
+    return signalled
+
+
 def _child(config: SequencerConfig, conn: Connection, shared: Any) -> None:
-    """The child's main: build the sequencer on JetStream and run it until ``stop``."""
+    """The child's main: build the sequencer on JetStream and run it until asked to stop."""
+    signalled = _stop_on_signals()  # first: a signal during the imports below stops it too
     from streams.check_stage import ProcessFeed
     from streams.gc_tuning import settle_gc
     from streams.ledger_app import LedgerApplication
     from streams.sequencer import Sequencer
 
     logging.basicConfig(level=config.log_level, format="%(name)s[sequencer]: %(message)s")
-    # A Ctrl-C reaches every process of the terminal's group; the node stops this one in
-    # order (through the pipe), between batches, instead of a KeyboardInterrupt inside one.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     stopper = threading.Event()
-    # SIGTERM (to the group, or to this process alone) stops it the same way.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopper.set())
+    watcher = threading.Thread(
+        target=_wait_for_stop, args=(conn, signalled, stopper), name="stop", daemon=True
+    )
+    watcher.start()
     app = LedgerApplication(env={
         "PERSISTENCE_MODULE": "streams.persistence",
         "HIVELEDGER_NATS_URL": config.nats_url,
@@ -85,12 +101,11 @@ def _child(config: SequencerConfig, conn: Connection, shared: Any) -> None:
 
     reporter = threading.Thread(target=report, name="stats", daemon=True)
     reporter.start()
-    watcher = threading.Thread(target=_wait_for_stop, args=(conn, stopper), daemon=True)
-    watcher.start()
     try:
         sequencer.run(stopper)
     finally:
         done.set()
+        reporter.join()  # its last publish must not land after the final one
         _publish(sequencer.stats, shared, sequencer.failure is not None)
         feed.close()
         app.factory.close()

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streams.atomic_batch import LARGE_BATCH_MESSAGES
+
 log = logging.getLogger(__name__)
 
 MIN_VERSION = (2, 12, 0)
@@ -84,10 +86,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-# Messages per atomic batch the embedded server takes (its default: 1000). The sequencer
-# writes LEDGER in batches as large as the server takes (streams/sequencer.py), and each
-# batch has a fixed cost in the server, so a larger limit saves CPU per transaction.
-BATCH_LIMIT = 4000
+# Messages per atomic batch the embedded server takes (nats-server's default: 1000). The
+# sequencer writes LEDGER in batches as large as the server takes, up to this
+# (streams/sequencer.py), and each batch has a fixed cost in the server, so a larger limit
+# saves CPU per transaction.
+BATCH_LIMIT = LARGE_BATCH_MESSAGES
 
 
 @dataclass

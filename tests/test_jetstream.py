@@ -145,7 +145,6 @@ async def test_the_embedded_server_takes_larger_batches_and_the_probe_finds_them
     name, prefix = ledger
     assert BATCH_LIMIT > 1000
     assert await probe_batch_limit(nc, f"{prefix}._probe", BATCH_LIMIT, timeout=10) == BATCH_LIMIT
-    assert await probe_batch_limit(nc, f"{prefix}._probe", 300, timeout=10) == 300
     info = await stream_info(nc, name)
     assert info is not None and info["state"]["messages"] == 0, "a probe stores nothing"
     messages = [(f"{prefix}.a.{i % 7}", b"m", None) for i in range(BATCH_LIMIT)]
@@ -155,12 +154,15 @@ async def test_the_embedded_server_takes_larger_batches_and_the_probe_finds_them
     assert ack["count"] == BATCH_LIMIT
 
 
-async def test_a_server_with_the_default_limit_is_probed_down_to_1000(tmp_path: Path) -> None:
-    with EmbeddedNatsServer(tmp_path / "nats", batch_limit=None) as server:
+@pytest.mark.parametrize(("configured", "found"), [(None, 1000), (2000, 2000), (500, 500)])
+async def test_a_server_with_a_lower_limit_is_probed_down_to_it(
+    tmp_path: Path, configured: int | None, found: int
+) -> None:
+    with EmbeddedNatsServer(tmp_path / "nats", batch_limit=configured) as server:
         conn = await nats.connect(server.url)
         try:
             await ensure_ledger_stream(conn, "LD", "ld")
-            assert await probe_batch_limit(conn, "ld._probe", 4000, timeout=10) == 1000
+            assert await probe_batch_limit(conn, "ld._probe", 4000, timeout=10) == found
             info = await stream_info(conn, "LD")
             assert info is not None and info["state"]["messages"] == 0
             # the connection and the stream work on after the refused probe

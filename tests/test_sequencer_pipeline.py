@@ -6,9 +6,11 @@ commit fence) must cost a resync, never a lost or repeated transaction."""
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +22,10 @@ from gateways.sdk import transactions
 from streams.atomic_batch import send_atomic_batch
 from streams.commit_chain import verify_stream
 from streams.intake import MemoryIntake
+from streams.jetstream import JetStreamError
 from streams.keys import Keypair
 from streams.ledger_app import LedgerApplication
-from streams.sequencer import INTAKE_APPLICATION, Sequencer, fetch_max
+from streams.sequencer import INTAKE_APPLICATION, Sequencer, transfers_per_batch
 from streams.server import BATCH_LIMIT, EmbeddedNatsServer
 
 CHAIN = "pipe-chain"
@@ -62,11 +65,11 @@ def traffic(count: int, seed: int) -> list[bytes]:
 def new_ledger(nats_server: EmbeddedNatsServer) -> Iterator[Any]:
     apps: list[LedgerApplication] = []
 
-    def make(allocations: dict[str, int] | None = None) -> LedgerApplication:
+    def make(allocations: dict[str, int] | None = None, url: str = "") -> LedgerApplication:
         name = f"PIPE{uuid.uuid4().hex[:8].upper()}"
         app = LedgerApplication(env={
             "PERSISTENCE_MODULE": "streams.persistence",
-            "HIVELEDGER_NATS_URL": nats_server.url,
+            "HIVELEDGER_NATS_URL": url or nats_server.url,
             "HIVELEDGER_LEDGER_STREAM": name,
             "HIVELEDGER_LEDGER_PREFIX": f"pipe.{name.lower()}",
         })  # fmt: skip
@@ -235,7 +238,8 @@ def test_a_sequencer_writes_batches_as_large_as_the_server_takes(new_ledger: Any
     default = Sequencer(
         default_app, MemoryIntake(envelopes), CHAIN, clock=lambda: 1_000, batch_messages=1000
     )
-    assert large.max_txs == fetch_max(BATCH_LIMIT) > default.max_txs == fetch_max(1000)
+    assert large.max_txs == transfers_per_batch(BATCH_LIMIT) > default.max_txs
+    assert default.max_txs == transfers_per_batch(1000)
     for sequencer in (large, default):
         for _ in range(100):
             if sequencer.stats.position >= len(envelopes):
@@ -252,3 +256,62 @@ def test_a_sequencer_writes_batches_as_large_as_the_server_takes(new_ledger: Any
     )  # fmt: skip
     assert balances(large_app) == balances(default_app)
     assert chain_head(large_app).commits == large.stats.batches + 2
+
+
+def run_until_done(sequencer: Sequencer, count: int) -> None:
+    """``Sequencer.run`` (which resyncs after transient failures) until ``count`` taken."""
+    stop = threading.Event()
+    runner = threading.Thread(target=sequencer.run, args=(stop,))
+    runner.start()
+    try:
+        for _ in range(1200):
+            if sequencer.stats.position == count or sequencer.failure is not None:
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        runner.join(30)
+
+
+def test_a_write_refused_for_its_size_costs_a_resync_and_smaller_batches(
+    new_ledger: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that takes fewer messages a batch than the sequencer was told at start
+    (its limit lowered, or a stream's leader moved): the write is refused for its size,
+    the writer lowers its limit to the one the server states, and the sequencer resyncs
+    and goes on in smaller batches, losing and repeating nothing."""
+    envelopes = traffic(700, seed=5)
+    reference_app = new_ledger()
+    reference = Sequencer(reference_app, MemoryIntake(envelopes), CHAIN, clock=lambda: 1_000)
+    run_until_done(reference, len(envelopes))
+
+    async def told_4000(*_: Any) -> int:
+        return 4000
+
+    monkeypatch.setattr(ledger_writer, "probe_batch_limit", told_4000)
+    with EmbeddedNatsServer(tmp_path / "nats", batch_limit=None) as default_server:
+        app = new_ledger(url=default_server.url)
+        sequencer = Sequencer(app, MemoryIntake(envelopes), CHAIN, clock=lambda: 1_000)
+        assert sequencer.max_txs == transfers_per_batch(4000)
+        run_until_done(sequencer, len(envelopes))
+        assert sequencer.failure is None and sequencer.stats.position == len(envelopes)
+        assert sequencer.stats.transient_errors >= 1
+        assert app.batch_limit == 1000
+        assert sequencer.max_txs == transfers_per_batch(1000)
+        assert (sequencer.stats.accepted, sequencer.stats.rejected) == (
+            reference.stats.accepted, reference.stats.rejected,
+        )  # fmt: skip
+        assert balances(app) == balances(reference_app)
+        assert sorted(ledger_shape(app)) == sorted(ledger_shape(reference_app))
+        chain_head(app)  # the hash chain verifies
+
+
+def test_a_server_that_cannot_be_asked_gets_batches_of_1000(
+    new_ledger: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused(*_: Any) -> int:
+        raise JetStreamError("no answer", code=503)
+
+    monkeypatch.setattr(ledger_writer, "probe_batch_limit", refused)
+    sequencer = Sequencer(new_ledger(), MemoryIntake([]), CHAIN, clock=lambda: 1_000)
+    assert sequencer.max_txs == transfers_per_batch(1000)
