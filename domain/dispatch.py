@@ -22,11 +22,12 @@ def execute(command: Any, book: Book) -> None:
     assert_conserved(book.events_since(mark))
 
 
-def run_clock(book: Book, now: int) -> list[str]:
-    """Settle, expire or move to validation every task due at ``now``."""
+def run_clock(book: Book, now: int, limit: int | None = None) -> list[str]:
+    """Settle, expire or move to validation the tasks due at ``now`` (the first ``limit``
+    of them, or all)."""
     if book.market is None:
         return []
     mark = book.mark()
-    moved = tick(book, now)
+    moved = tick(book, now, limit)
     assert_conserved(book.events_since(mark))
     return moved

@@ -126,10 +126,12 @@ def all_reached(book: Book, task: Task) -> bool:
     )
 
 
-def tick(book: Book, now: int) -> list[str]:
-    """Everything the clock decides at ``now``: returns the ids of the tasks it moved."""
+def tick(book: Book, now: int, limit: int | None = None) -> list[str]:
+    """What the clock decides at ``now`` for the first ``limit`` tasks due (all if None):
+    returns the ids of the tasks it moved. Each moved task leaves what is due at ``now``
+    (closed, settled, or due again at its settlement time)."""
     market = _market(book)
-    moved = market.due_tasks(now)
+    moved = market.due_tasks(now)[:limit]
     for task_id in moved:
         task: Task = book.get(Task.create_id(task_id))
         assert task is not None and not task.final

@@ -204,14 +204,23 @@ class Sequencer:
         return messages, checked
 
     def tick(self) -> list[str]:
-        """Record what the clock decides now (expiry, validation, settlement), if anything."""
+        """Record what the clock decides now (expiry, validation, settlement), if anything.
+
+        One write per task: however many tasks fall due at the same millisecond, each write
+        holds one task's events, which fit a batch (MAX_PARTICIPANTS); all of them in one
+        write could exceed the server's batch limit, and fail again at every restart."""
         now = self.clock()
-        if not self.market.due_tasks(now):
+        due = self.market.due_tasks(now)
+        if not due:
             return []
         self.flush()
-        book = self._book()
-        moved = run_clock(book, now)
-        self.app.record(book.changed.values())
+        moved: list[str] = []
+        for _ in range(len(due)):  # each write takes one task out of what is due now
+            if not self.market.due_tasks(now):
+                break
+            book = self._book()
+            moved += run_clock(book, now, limit=1)
+            self.app.record(book.changed.values())
         self.stats.ticks += 1
         log.info("clock at %d ms closed or advanced tasks %s", now, moved)
         return moved

@@ -203,3 +203,49 @@ def test_a_failed_intake_read_is_asked_again_without_reloading(ledger, keys) -> 
     assert sequencer.stats.position == 3 and sequencer.stats.transient_errors == 2
     assert forgotten == [] and sequencer.failure is None
     assert balance(app, keys["a"]) == 30
+
+
+def test_tasks_due_at_the_same_millisecond_are_recorded_one_write_each(keys) -> None:
+    """However many tasks fall due at once, each clock write holds one task's events, so
+    no write can outgrow the server's batch limit (and fail again at every restart)."""
+    from domain.task import Task
+    from streams import wire_market
+
+    app = LedgerApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    publisher = keys["t"]
+    app.record(
+        create_chain(
+            CHAIN, publisher.address, {publisher.address: 10_000}, app.load_wallet
+        ).changed.values()
+    )
+    now = {"ms": 1_000}
+    source = MemoryIntake()
+    sequencer = Sequencer(app, source, CHAIN, clock=lambda: now["ms"])
+    task_ids = []
+    for nonce in (1, 2, 3):
+        txid, envelope = transactions.sign(
+            publisher, wire_market.TaskPublish, chain_id=CHAIN, nonce=nonce, created_at=500,
+            title="t", description="d", task_type="code_analysis", difficulty="beginner",
+            reward_amount=1_000, stake_required=10, deadline=5_000,
+            verification_type="peer_review", quality_threshold=60, max_participants=5,
+        )  # fmt: skip
+        source.add(envelope, "task_publish")
+        task_ids.append(txid)
+    while sequencer.stats.position < 3:
+        sequencer.step(timeout=0)
+    assert balance(app, publisher) == 10_000 - 3_000
+    writes: list[list[str]] = []
+    record = app.record
+
+    def counted(aggregates, tracking=None):  # type: ignore[no-untyped-def]
+        aggregates = list(aggregates)
+        writes.append(sorted(a.id for a in aggregates if isinstance(a, Task)))
+        return record(aggregates, tracking)
+
+    app.record = counted  # type: ignore[method-assign]
+    now["ms"] = 5_001  # all three expire now, unjoined
+    moved = sequencer.tick()
+    assert sorted(moved) == sorted(task_ids)
+    assert writes == [[Task.create_id(t)] for t in sorted(task_ids)]
+    assert balance(app, publisher) == 10_000, "every escrow went back"
+    assert sequencer.market.due_tasks(10**15) == []
