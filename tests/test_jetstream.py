@@ -463,3 +463,42 @@ def test_an_application_runs_on_jetstream(factory: Factory) -> None:
         assert [n.originator_version for n in notifications] == [1, 2, 3, 4, 5]
     finally:
         app.close()
+
+
+async def test_the_ops_configuration_serves_a_node_as_the_embedded_server_does(
+    tmp_path: Path,
+) -> None:
+    """ops/nats-server.conf, for nodes started with --nats: JetStream with sync always and
+    the raised batch limit (the port given on the command line, the store moved)."""
+    import subprocess
+
+    from streams.server import find_binary, free_port
+
+    config = Path(__file__).resolve().parent.parent / "ops" / "nats-server.conf"
+    text = config.read_text()
+    assert "sync_interval: always" in text and f"max_msgs: {BATCH_LIMIT}" in text
+    assert '"./nats-data"' in text
+    copy = tmp_path / "nats-server.conf"
+    copy.write_text(text.replace('"./nats-data"', f'"{tmp_path / "js"}"'))
+    port = free_port()
+    server = subprocess.Popen(
+        [find_binary(), "-c", str(copy), "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                conn = await nats.connect(f"nats://127.0.0.1:{port}", max_reconnect_attempts=0)
+                break
+            except Exception:
+                await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the server with ops/nats-server.conf did not start")
+        try:
+            await ensure_ledger_stream(conn, "LO", "lo")
+            assert await probe_batch_limit(conn, "lo._probe", 4000, timeout=10) == BATCH_LIMIT
+        finally:
+            await conn.close()
+    finally:
+        server.terminate()
+        server.wait(10)
