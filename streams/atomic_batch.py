@@ -42,7 +42,7 @@ from streams.jetstream_errors import (
 
 MAX_BATCH_MESSAGES = 1000  # server default limit per atomic batch (ADR-50)
 # The limit the embedded server is given, and what the sequencer asks a server for: each
-# atomic batch costs nats-server ~7.5 ms of CPU whatever its size (docs/DECISIONS.md).
+# LEDGER batch costs nats-server ~7.5 ms of CPU whatever its size (docs/DECISIONS.md).
 LARGE_BATCH_MESSAGES = 4000
 PROBE_EXPECTED_SEQ = str(2**62)  # a last subject sequence no stream reaches
 _TOO_LARGE = re.compile(r"too large: (\d+)")

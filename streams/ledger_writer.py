@@ -153,11 +153,11 @@ class LedgerWriter:
         leader moved to a server with a lower one): write smaller batches from now on."""
         stated = limit_in_refusal(refusal)
         lower = stated if stated and stated < self.batch_limit else self.batch_limit // 2
+        self.batch_limit = max(lower, 1)
         log.warning(
             "%s refused a batch for its size (%s); batches of up to %d messages from now on",
-            self.stream, refusal.description, max(lower, 1),
+            self.stream, refusal.description, self.batch_limit,
         )  # fmt: skip
-        self.batch_limit = max(lower, 1)
 
     def _check_size(self, events: Sequence[StoredEvent], tracking: Tracking | None) -> None:
         if len(events) + (tracking is not None) > self.batch_limit:

@@ -44,10 +44,8 @@ from streams.sequencer_state import InFlight, SeenIds, SequencerStats
 log = logging.getLogger(__name__)
 
 INTAKE_APPLICATION = "INTAKE"
-# Messages per LEDGER write the sequencer asks the server for. nats-server takes 1000 per
-# atomic batch unless its limits.batch.max_msgs is raised (the embedded server's is: see
-# streams/server.py); each batch costs the server ~7.5 ms of CPU to stage and commit
-# whatever its size, so larger batches cost less per transaction (docs/BENCHMARKS.md).
+# Messages per LEDGER write asked of the server; it takes 1000 unless its
+# limits.batch.max_msgs is raised (why larger: streams/atomic_batch.py).
 LEDGER_BATCH_WANTED = LARGE_BATCH_MESSAGES
 BATCH_HEADROOM = 50  # messages kept free: the tracking record, and room to spare
 

@@ -86,10 +86,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-# Messages per atomic batch the embedded server takes (nats-server's default: 1000). The
-# sequencer writes LEDGER in batches as large as the server takes, up to this
-# (streams/sequencer.py), and each batch has a fixed cost in the server, so a larger limit
-# saves CPU per transaction.
+# Messages per atomic batch the embedded server takes (nats-server's default: 1000): as
+# many as the sequencer asks for (why: streams/atomic_batch.py).
 BATCH_LIMIT = LARGE_BATCH_MESSAGES
 
 
